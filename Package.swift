@@ -1,0 +1,65 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "swift-threads",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "Multiformats", targets: ["Multiformats"]),
+        .library(name: "DagCBOR", targets: ["DagCBOR"]),
+        .library(name: "Sodium", targets: ["Sodium"]),
+        .library(name: "Store", targets: ["Store"]),
+        .executable(name: "threads", targets: ["ThreadsCLI"]),
+        .executable(name: "threadsd", targets: ["ThreadsDaemon"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        // C libraries from Debian, wrapped by Swift modules that import them internally.
+        .systemLibrary(
+            name: "CSodium",
+            pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"])]
+        ),
+        .systemLibrary(
+            name: "CLevelDB",
+            providers: [.apt(["libleveldb-dev", "libsnappy-dev"])]
+        ),
+
+        .target(
+            name: "Multiformats",
+            dependencies: [
+                "CSodium",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .target(name: "DagCBOR", dependencies: ["Multiformats"]),
+        .target(name: "Sodium", dependencies: ["CSodium", "Multiformats"]),
+        .target(name: "Store", dependencies: ["CLevelDB", "Multiformats", "DagCBOR"]),
+
+        .executableTarget(
+            name: "ThreadsCLI",
+            dependencies: [
+                "Multiformats", "DagCBOR", "Sodium", "Store",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "ThreadsDaemon",
+            dependencies: [
+                "Multiformats", "Sodium", "Store",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        .testTarget(name: "MultiformatsTests", dependencies: ["Multiformats"]),
+        .testTarget(name: "DagCBORTests", dependencies: ["DagCBOR", "Multiformats"]),
+        .testTarget(name: "SodiumTests", dependencies: ["Sodium", "Multiformats"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "Multiformats", "DagCBOR"]),
+        .testTarget(name: "CLITests", dependencies: ["Multiformats", "DagCBOR"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,1 @@
+// DagCBOR module
