@@ -42,7 +42,7 @@ let package = Package(
         .executableTarget(
             name: "ThreadsCLI",
             dependencies: [
-                "Multiformats", "DagCBOR", "Sodium", "Store",
+                "CSodium", "Multiformats", "DagCBOR", "Sodium", "Store",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -59,7 +59,10 @@ let package = Package(
         .testTarget(name: "DagCBORTests", dependencies: ["DagCBOR", "Multiformats"]),
         .testTarget(name: "SodiumTests", dependencies: ["Sodium", "Multiformats"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Multiformats", "DagCBOR"]),
-        .testTarget(name: "CLITests", dependencies: ["Multiformats", "DagCBOR"]),
+        .testTarget(
+            name: "CLITests",
+            dependencies: ["Multiformats", "DagCBOR", .product(name: "Crypto", package: "swift-crypto")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,61 @@
+# swift-threads: two commands on a fresh machine.
+#   make run   set up, build and start a node (threadsd) on the embedded default store
+#   make test  set up, build and run every test
+#
+# Set-up installs the Debian packages the C targets link against, only when missing.
+
+SWIFT        ?= swift
+CONFIG       ?= debug
+APT_PACKAGES := libsodium-dev libleveldb-dev libsnappy-dev pkg-config
+SUDO         := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
+BIN           = $(shell $(SWIFT) build -c $(CONFIG) --show-bin-path)
+REPO         ?= $(CURDIR)/data/repo
+ARGS         ?=
+VENV         := $(CURDIR)/.venv
+# Independent implementations the interop tests compare against (PyPI): plyvel bundles its own LevelDB.
+PY_PACKAGES  := plyvel==1.5.1
+
+.PHONY: all setup setup-python build build-tests run test bench clean
+
+all: build
+
+setup:
+	@missing=""; \
+	for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "setup: installing$$missing"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	else \
+	  echo "setup: system packages present ($(APT_PACKAGES))"; \
+	fi
+
+# A virtual environment with the Python packages the interop tests drive.
+setup-python:
+	@if ! $(VENV)/bin/python -c 'import plyvel' >/dev/null 2>&1; then \
+	  echo "setup: creating $(VENV) with $(PY_PACKAGES)"; \
+	  python3 -m venv $(VENV) && $(VENV)/bin/pip install -q --disable-pip-version-check $(PY_PACKAGES); \
+	fi
+
+build: setup
+	$(SWIFT) build -c $(CONFIG)
+
+build-tests: setup setup-python
+	$(SWIFT) build --build-tests
+
+# Starts the node daemon. REPO picks the repo directory (default ./data/repo); ARGS passes flags.
+run: build
+	@mkdir -p $(dir $(REPO))
+	$(BIN)/threadsd --repo "$(REPO)" $(ARGS)
+
+test: build-tests
+	THREADS_INTEROP_PYTHON=$(VENV)/bin/python $(SWIFT) test --skip-build
+
+
+bench: setup
+	$(SWIFT) build -c release --product threads
+	$$($(SWIFT) build -c release --show-bin-path)/threads bench encoding
+
+clean:
+	$(SWIFT) package clean

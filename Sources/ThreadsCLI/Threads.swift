@@ -1,0 +1,19 @@
+import ArgumentParser
+
+/// The `threads` command-line tool: offline codecs and inspection today, the node's client as the
+/// daemon grows.
+@main
+struct Threads: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "threads",
+        abstract: "swift-threads: a peer-to-peer, end-to-end encrypted document database.",
+        version: ThreadsVersion.string,
+        subcommands: [
+            BenchCommand.self,
+        ]
+    )
+}
+
+enum ThreadsVersion {
+    static let string = "0.1.0"
+}

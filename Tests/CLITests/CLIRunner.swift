@@ -1,0 +1,88 @@
+import Foundation
+
+/// Runs the built `threads` executable as a user would and captures what it prints.
+struct CLIRunner {
+    struct Result {
+        let status: Int32
+        let crashed: Bool
+        let stdout: String
+        let stderr: String
+        let stdoutBytes: [UInt8]
+    }
+
+    /// The `threads` binary sits next to the test bundle in SwiftPM's bin directory.
+    static let executable: URL = {
+        let selfPath = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+            ?? CommandLine.arguments[0]
+        var dir = URL(fileURLWithPath: selfPath).deletingLastPathComponent()
+        // On macOS the test binary lives inside an .xctest bundle three levels down.
+        for _ in 0..<4 where !FileManager.default.isExecutableFile(atPath: dir.appendingPathComponent("threads").path) {
+            dir = dir.deletingLastPathComponent()
+        }
+        return dir.appendingPathComponent("threads")
+    }()
+
+    static var fixtures: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures")
+    }
+
+    static func run(_ arguments: [String], stdin: [UInt8] = [], environment: [String: String] = [:]) throws -> Result {
+        // A command that exits before reading all of stdin must fail the write, not kill the test process.
+        signal(SIGPIPE, SIG_IGN)
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        for (key, value) in environment { env[key] = value }
+        process.environment = env
+        let input = Pipe()
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        // Feed stdin and drain stderr on other threads so a large output cannot deadlock the pipes.
+        let done = DispatchGroup()
+        let errBox = DataBox()
+        DispatchQueue.global().async(group: done) {
+            try? input.fileHandleForWriting.write(contentsOf: Data(stdin))
+            try? input.fileHandleForWriting.close()
+        }
+        DispatchQueue.global().async(group: done) {
+            errBox.data = errors.fileHandleForReading.readDataToEndOfFile()
+        }
+        let out = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        done.wait()
+        return Result(
+            status: process.terminationStatus,
+            crashed: process.terminationReason == .uncaughtSignal,
+            stdout: String(decoding: out, as: UTF8.self),
+            stderr: String(decoding: errBox.data, as: UTF8.self),
+            stdoutBytes: [UInt8](out)
+        )
+    }
+}
+
+private final class DataBox: @unchecked Sendable {
+    var data = Data()
+}
+
+extension CLIRunner.Result {
+    /// The parsed JSON object printed on stdout.
+    func json() throws -> [String: Any] {
+        let object = try JSONSerialization.jsonObject(with: Data(stdout.utf8))
+        guard let dict = object as? [String: Any] else { throw CLIRunnerError.notAnObject(stdout) }
+        return dict
+    }
+
+    var trimmedStdout: String {
+        stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+enum CLIRunnerError: Error {
+    case notAnObject(String)
+}
