@@ -9,6 +9,9 @@ struct Threads: ParsableCommand {
         abstract: "swift-threads: a peer-to-peer, end-to-end encrypted document database.",
         version: ThreadsVersion.string,
         subcommands: [
+            CIDCommand.self,
+            MultiaddrCommand.self,
+            DagCommand.self,
             BenchCommand.self,
         ]
     )
