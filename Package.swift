@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "DagCBOR", targets: ["DagCBOR"]),
         .library(name: "Sodium", targets: ["Sodium"]),
         .library(name: "Store", targets: ["Store"]),
+        .library(name: "Node", targets: ["Node"]),
         .executable(name: "threads", targets: ["ThreadsCLI"]),
         .executable(name: "threadsd", targets: ["ThreadsDaemon"]),
     ],
@@ -38,11 +39,12 @@ let package = Package(
         .target(name: "DagCBOR", dependencies: ["Multiformats"]),
         .target(name: "Sodium", dependencies: ["CSodium", "Multiformats"]),
         .target(name: "Store", dependencies: ["CLevelDB", "Multiformats", "DagCBOR"]),
+        .target(name: "Node", dependencies: ["Multiformats", "DagCBOR", "Sodium", "Store"]),
 
         .executableTarget(
             name: "ThreadsCLI",
             dependencies: [
-                "CSodium", "Multiformats", "DagCBOR", "Sodium", "Store",
+                "CSodium", "CLevelDB", "Multiformats", "DagCBOR", "Sodium", "Store", "Node",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -50,7 +52,7 @@ let package = Package(
         .executableTarget(
             name: "ThreadsDaemon",
             dependencies: [
-                "Multiformats", "Sodium", "Store",
+                "Multiformats", "Sodium", "Store", "Node",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -59,9 +61,13 @@ let package = Package(
         .testTarget(name: "DagCBORTests", dependencies: ["DagCBOR", "Multiformats"]),
         .testTarget(name: "SodiumTests", dependencies: ["Sodium", "Multiformats"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Multiformats", "DagCBOR"]),
+        .testTarget(name: "NodeTests", dependencies: ["Node", "Sodium", "Store", "Multiformats"]),
         .testTarget(
             name: "CLITests",
-            dependencies: ["Multiformats", "DagCBOR", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [
+                "Multiformats", "DagCBOR", "Store", "Node", "Sodium",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

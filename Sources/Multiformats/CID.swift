@@ -22,7 +22,7 @@ public struct CID: Hashable, Sendable, Comparable, CustomStringConvertible {
             guard codec == Multicodec.dagPB else {
                 throw .invalid(what: "CIDv0", reason: "codec must be dag-pb (0x70), not 0x\(String(codec, radix: 16))")
             }
-            guard multihash.code == Multicodec.sha2_256, multihash.digest.count == 32 else {
+            guard multihash.code == Multicodec.sha2_256, multihash.digestLength == 32 else {
                 throw .invalid(what: "CIDv0", reason: "multihash must be sha2-256 with a 32-byte digest")
             }
             bytes = multihash.bytes

@@ -9,15 +9,33 @@ extension Multihash {
     ///
     /// - Throws: only for `.identity` over more than `maxDigestLength` bytes.
     public static func hash(_ data: [UInt8], using function: HashFunction) throws(MultiformatsError) -> Multihash {
-        let digest = data.withUnsafeBytes { digestBytes($0, function) }
-        return try Multihash(code: function.code, digest: digest)
+        if function == .identity { return try Multihash(code: function.code, digest: data) }
+        return data.withUnsafeBytes { computed($0, function) }
     }
 
     /// Hashes the bytes in `buffer` with `function`, without copying them.
     ///
     /// - Throws: only for `.identity` over more than `maxDigestLength` bytes.
     public static func hash(_ buffer: UnsafeRawBufferPointer, using function: HashFunction) throws(MultiformatsError) -> Multihash {
-        try Multihash(code: function.code, digest: digestBytes(buffer, function))
+        if function == .identity { return try Multihash(code: function.code, digest: buffer) }
+        return computed(buffer, function)
+    }
+
+    /// Hashes straight into the multihash's one buffer: the header, then the digest.
+    private static func computed(_ buffer: UnsafeRawBufferPointer, _ function: HashFunction) -> Multihash {
+        switch function {
+        case .sha2_256:
+            var hasher = SHA256()
+            hasher.update(bufferPointer: buffer)
+            return hasher.finalize().withUnsafeBytes { Multihash(trustedCode: function.code, digest: $0) }
+        case .sha2_512:
+            var hasher = SHA512()
+            hasher.update(bufferPointer: buffer)
+            return hasher.finalize().withUnsafeBytes { Multihash(trustedCode: function.code, digest: $0) }
+        case .identity, .blake2b_256:
+            let digest = digestBytes(buffer, function)
+            return digest.withUnsafeBytes { Multihash(trustedCode: function.code, digest: $0) }
+        }
     }
 
     /// The full digest of `buffer`; computed digests always have valid lengths.
@@ -56,7 +74,7 @@ extension Multihash {
     /// Whether the bytes in `buffer` hash to this multihash.
     public func verify(_ buffer: UnsafeRawBufferPointer) -> Bool {
         guard let function else { return false }
-        if function == .identity { return digest.elementsEqual(buffer) }
-        return Multihash.digestBytes(buffer, function).prefix(digest.count).elementsEqual(digest)
+        if function == .identity { return digestSlice.elementsEqual(buffer) }
+        return Multihash.digestBytes(buffer, function).prefix(digestLength).elementsEqual(digestSlice)
     }
 }

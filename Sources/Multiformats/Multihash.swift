@@ -9,19 +9,30 @@ public struct Multihash: Hashable, Sendable, CustomStringConvertible {
 
     /// The hash function's multicodec code.
     public let code: UInt64
-    /// The digest bytes.
-    public let digest: [UInt8]
     /// The canonical binary form.
     public let bytes: [UInt8]
+    /// Where the digest starts in `bytes`: one array holds both, so hashing allocates once.
+    private let digestStart: Int
+
+    /// The digest bytes.
+    public var digest: [UInt8] { Array(bytes[digestStart...]) }
+
+    /// The digest without a copy.
+    var digestSlice: ArraySlice<UInt8> { bytes[digestStart...] }
+
+    /// The digest's length in bytes.
+    public var digestLength: Int { bytes.count - digestStart }
 
     /// Builds a multihash from a code and a digest, checking the length rules.
-    public init(code: UInt64, digest: [UInt8]) throws(MultiformatsError) {
+    public init(code: UInt64, digest: some Collection<UInt8>) throws(MultiformatsError) {
         try Multihash.check(code: code, length: digest.count, offset: 0)
-        self.code = code
-        self.digest = digest
-        var bytes = Varint.encode(code)
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(Varint.encodedLength(code) + Varint.encodedLength(UInt64(digest.count)) + digest.count)
+        Varint.encode(code, into: &bytes)
         Varint.encode(UInt64(digest.count), into: &bytes)
+        self.digestStart = bytes.count
         bytes.append(contentsOf: digest)
+        self.code = code
         self.bytes = bytes
     }
 
@@ -33,9 +44,32 @@ public struct Multihash: Hashable, Sendable, CustomStringConvertible {
         self = multihash
     }
 
-    private init(code: UInt64, digest: [UInt8], bytes: [UInt8]) {
+    /// For digests this module computed: their lengths are valid by construction.
+    init(trustedCode code: UInt64, digest: UnsafeRawBufferPointer) {
+        let header = Varint.encodedLength(code) + 1
+        let bytes = [UInt8](unsafeUninitializedCapacity: header + digest.count) { out, count in
+            var i = 0
+            var v = code
+            while v >= 0x80 {
+                out[i] = UInt8(truncatingIfNeeded: v) | 0x80
+                v >>= 7
+                i += 1
+            }
+            out[i] = UInt8(v)
+            out[i + 1] = UInt8(digest.count)
+            if let source = digest.baseAddress, let target = out.baseAddress {
+                (target + header).initialize(from: source.assumingMemoryBound(to: UInt8.self), count: digest.count)
+            }
+            count = header + digest.count
+        }
         self.code = code
-        self.digest = digest
+        self.digestStart = header
+        self.bytes = bytes
+    }
+
+    private init(code: UInt64, digestStart: Int, bytes: [UInt8]) {
+        self.code = code
+        self.digestStart = digestStart
         self.bytes = bytes
     }
 
@@ -48,9 +82,10 @@ public struct Multihash: Hashable, Sendable, CustomStringConvertible {
             throw .invalidLength(what: "multihash digest", length: Int(clamping: declared), expected: "at most \(maxDigestLength) bytes")
         }
         try check(code: code, length: Int(declared), offset: start)
-        let digest = try reader.take(Int(declared))
+        let digestStart = reader.offset - start
+        _ = try reader.take(Int(declared))
         let canonical = Array(bytes[start..<reader.offset])
-        return (Multihash(code: code, digest: digest, bytes: canonical), reader.offset - start)
+        return (Multihash(code: code, digestStart: digestStart, bytes: canonical), reader.offset - start)
     }
 
     private static func check(code: UInt64, length: Int, offset: Int) throws(MultiformatsError) {
@@ -82,7 +117,7 @@ public struct Multihash: Hashable, Sendable, CustomStringConvertible {
     public var function: HashFunction? { HashFunction(code: code) }
 
     public var description: String {
-        "\(name ?? "0x" + String(code, radix: 16)):\(digest.count):" + Multibase.base16.encodeBare(digest)
+        "\(name ?? "0x" + String(code, radix: 16)):\(digestLength):" + Multibase.base16.encodeBare(digestSlice)
     }
 
     public static func == (lhs: Multihash, rhs: Multihash) -> Bool {

@@ -17,12 +17,12 @@ public struct PeerID: Hashable, Sendable, Comparable, CustomStringConvertible {
     public init(multihash: Multihash) throws(MultiformatsError) {
         switch multihash.code {
         case Multicodec.identity:
-            guard !multihash.digest.isEmpty, multihash.digest.count <= PeerID.maxInlineKeyLength else {
-                throw .invalid(what: "peer ID", reason: "identity multihash of \(multihash.digest.count) bytes (1 to \(PeerID.maxInlineKeyLength) allowed)")
+            guard !(multihash.digestLength == 0), multihash.digestLength <= PeerID.maxInlineKeyLength else {
+                throw .invalid(what: "peer ID", reason: "identity multihash of \(multihash.digestLength) bytes (1 to \(PeerID.maxInlineKeyLength) allowed)")
             }
         case Multicodec.sha2_256:
-            guard multihash.digest.count == 32 else {
-                throw .invalid(what: "peer ID", reason: "sha2-256 multihash with a \(multihash.digest.count)-byte digest (32 required)")
+            guard multihash.digestLength == 32 else {
+                throw .invalid(what: "peer ID", reason: "sha2-256 multihash with a \(multihash.digestLength)-byte digest (32 required)")
             }
         default:
             throw .invalid(what: "peer ID", reason: "multihash must be identity or sha2-256, not 0x\(String(multihash.code, radix: 16))")

@@ -2,13 +2,14 @@ import ArgumentParser
 import DagCBOR
 import Foundation
 import Multiformats
+import Node
 
 /// `threads dag …`: encode IPLD nodes and compute their CIDs.
 struct DagCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dag",
         abstract: "Work with IPLD DAG nodes (DAG-CBOR, DAG-JSON).",
-        subcommands: [Put.self]
+        subcommands: [Put.self, Get.self]
     )
 
     struct Put: ParsableCommand {
@@ -33,16 +34,60 @@ struct DagCommand: ParsableCommand {
         @Flag(help: "Only compute the CID; do not store the block (no repo needed).")
         var onlyHash = false
 
+        @OptionGroup var repoOptions: RepoOptions
+
         func run() throws {
             let input = try DagCodecName(inputCodec, option: "--input-codec")
             let store = try DagCodecName(storeCodec, option: "--store-codec")
             let function = try hashFunction(named: hash)
-            let bytes = [UInt8](FileHandle.standardInput.readDataToEndOfFile())
+            let bytes = readAllStdin()
             let block = try DagCommand.encodeBlock(bytes, from: input, to: store, hash: function)
-            guard onlyHash else {
-                throw CLIError("storing blocks needs a node repo, which arrives with `threads init`; pass --only-hash")
+            if !onlyHash {
+                let repo = try repoOptions.open()
+                do {
+                    try repo.blockstore.put(block, sync: true)
+                } catch {
+                    throw CLIError("storing block \(block.cid): \(error)")
+                }
             }
             print(block.cid.description)
+        }
+    }
+
+    struct Get: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print a stored DAG node, decoded by its CID's codec and re-encoded for output."
+        )
+
+        @OptionGroup var repoOptions: RepoOptions
+
+        @Argument(help: "The node's CID.")
+        var cid: String
+
+        @Option(help: "Output codec: dag-json (default) or dag-cbor.")
+        var outputCodec: String = "dag-json"
+
+        func run() throws {
+            let output = try DagCodecName(outputCodec, option: "--output-codec")
+            let id = try parseCID(cid)
+            let repo = try repoOptions.open()
+            let bytes = try fetchBlock(repo, id)
+            let value: IPLD
+            do {
+                value = try Block(cid: id, bytes: bytes).decode()
+            } catch {
+                throw CLIError("block \(id) cannot be decoded: \(error)")
+            }
+            do {
+                switch output {
+                case .dagJSON:
+                    writeStdout(try DagJSON.encode(value) + [0x0a])
+                case .dagCBOR:
+                    writeStdout(try DagCBOR.encode(value))
+                }
+            } catch {
+                throw CLIError("cannot encode block \(id) as \(output.rawValue): \(error)")
+            }
         }
     }
 

@@ -9,10 +9,14 @@ struct Threads: ParsableCommand {
         abstract: "swift-threads: a peer-to-peer, end-to-end encrypted document database.",
         version: ThreadsVersion.string,
         subcommands: [
+            InitCommand.self,
+            IdCommand.self,
+            BlockCommand.self,
             CIDCommand.self,
             MultiaddrCommand.self,
             DagCommand.self,
             BenchCommand.self,
+            DebugCommand.self,
         ]
     )
 }

@@ -1,0 +1,141 @@
+import Foundation
+internal import CSodium
+
+/// A 32-byte symmetric key in wiped storage.
+public struct SymmetricKey: Sendable, Equatable, CustomStringConvertible {
+    public static let length = 32
+    let secret: SecureBytes
+
+    /// A new random key.
+    public init() {
+        secret = SecureBytes.random(count: SymmetricKey.length)
+    }
+
+    public init(bytes: some ContiguousBytes) throws(SodiumError) {
+        let count = bytes.withUnsafeBytes { $0.count }
+        guard count == SymmetricKey.length else { throw .invalidLength(what: "symmetric key", length: count, expected: SymmetricKey.length) }
+        secret = SecureBytes(bytes)
+    }
+
+    public init(secure: SecureBytes) throws(SodiumError) {
+        guard secure.count == SymmetricKey.length else { throw .invalidLength(what: "symmetric key", length: secure.count, expected: SymmetricKey.length) }
+        secret = secure
+    }
+
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try secret.withUnsafeBytes(body)
+    }
+
+    public var description: String { "SymmetricKey(<redacted>)" }
+}
+
+/// The AEAD constructions libsodium provides, as used here: XChaCha20-Poly1305-IETF for data at the
+/// threads layer (random 24-byte nonces are safe) and ChaCha20-Poly1305-IETF for Noise (12-byte
+/// counter nonces). Output is `ciphertext ‖ 16-byte tag`.
+public enum AEADAlgorithm: Sendable {
+    case xchacha20poly1305
+    case chacha20poly1305
+
+    public var nonceLength: Int { self == .xchacha20poly1305 ? 24 : 12 }
+    public static let tagLength = 16
+
+    var name: String { self == .xchacha20poly1305 ? "XChaCha20-Poly1305 nonce" : "ChaCha20-Poly1305 nonce" }
+
+    /// Encrypts and authenticates `plaintext` and `associatedData`.
+    public func seal(
+        _ plaintext: some ContiguousBytes,
+        key: SymmetricKey,
+        nonce: some ContiguousBytes,
+        associatedData: some ContiguousBytes = [UInt8]()
+    ) throws(SodiumError) -> [UInt8] {
+        let nonceCount = nonce.withUnsafeBytes { $0.count }
+        guard nonceCount == nonceLength else { throw .invalidLength(what: name, length: nonceCount, expected: nonceLength) }
+        let plainCount = plaintext.withUnsafeBytes { $0.count }
+        var out = [UInt8](repeating: 0, count: plainCount + AEADAlgorithm.tagLength)
+        var outLength: UInt64 = 0
+        out.withUnsafeMutableBufferPointer { o in
+            plaintext.withUnsafeBytes { p in
+                associatedData.withUnsafeBytes { ad in
+                    nonce.withUnsafeBytes { n in
+                        key.withUnsafeBytes { k in
+                            let pp = p.bindMemory(to: UInt8.self).baseAddress
+                            let adp = ad.bindMemory(to: UInt8.self).baseAddress
+                            let np = n.bindMemory(to: UInt8.self).baseAddress!
+                            let kp = k.bindMemory(to: UInt8.self).baseAddress!
+                            switch self {
+                            case .xchacha20poly1305:
+                                _ = crypto_aead_xchacha20poly1305_ietf_encrypt(o.baseAddress!, &outLength, pp, UInt64(p.count), adp, UInt64(ad.count), nil, np, kp)
+                            case .chacha20poly1305:
+                                _ = crypto_aead_chacha20poly1305_ietf_encrypt(o.baseAddress!, &outLength, pp, UInt64(p.count), adp, UInt64(ad.count), nil, np, kp)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Verifies and decrypts `ciphertext ‖ tag`.
+    ///
+    /// - Throws: `authenticationFailed` for a wrong key, nonce or associated data, or any change to
+    ///   the ciphertext; `invalidLength` for a short input or a wrong nonce size.
+    public func open(
+        _ ciphertext: some ContiguousBytes,
+        key: SymmetricKey,
+        nonce: some ContiguousBytes,
+        associatedData: some ContiguousBytes = [UInt8]()
+    ) throws(SodiumError) -> [UInt8] {
+        let nonceCount = nonce.withUnsafeBytes { $0.count }
+        guard nonceCount == nonceLength else { throw .invalidLength(what: name, length: nonceCount, expected: nonceLength) }
+        let cipherCount = ciphertext.withUnsafeBytes { $0.count }
+        guard cipherCount >= AEADAlgorithm.tagLength else {
+            throw .invalidLength(what: "ciphertext", length: cipherCount, expected: AEADAlgorithm.tagLength)
+        }
+        var out = [UInt8](repeating: 0, count: max(cipherCount - AEADAlgorithm.tagLength, 1))
+        var outLength: UInt64 = 0
+        let rc = out.withUnsafeMutableBufferPointer { o in
+            ciphertext.withUnsafeBytes { c in
+                associatedData.withUnsafeBytes { ad in
+                    nonce.withUnsafeBytes { n in
+                        key.withUnsafeBytes { k in
+                            let cp = c.bindMemory(to: UInt8.self).baseAddress!
+                            let adp = ad.bindMemory(to: UInt8.self).baseAddress
+                            let np = n.bindMemory(to: UInt8.self).baseAddress!
+                            let kp = k.bindMemory(to: UInt8.self).baseAddress!
+                            switch self {
+                            case .xchacha20poly1305:
+                                return crypto_aead_xchacha20poly1305_ietf_decrypt(o.baseAddress!, &outLength, nil, cp, UInt64(c.count), adp, UInt64(ad.count), np, kp)
+                            case .chacha20poly1305:
+                                return crypto_aead_chacha20poly1305_ietf_decrypt(o.baseAddress!, &outLength, nil, cp, UInt64(c.count), adp, UInt64(ad.count), np, kp)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        guard rc == 0 else { throw .authenticationFailed }
+        out.removeLast(out.count - Int(outLength))
+        return out
+    }
+}
+
+/// XChaCha20-Poly1305-IETF with random nonces: what the threads layer encrypts records with.
+public enum XChaCha20Poly1305 {
+    public static let nonceLength = 24
+
+    /// Encrypts with a fresh random nonce and returns `nonce ‖ ciphertext ‖ tag`.
+    public static func seal(_ plaintext: some ContiguousBytes, key: SymmetricKey, associatedData: some ContiguousBytes = [UInt8]()) -> [UInt8] {
+        let nonce = Random.bytes(count: nonceLength)
+        // The nonce has the right length, so sealing cannot fail.
+        return nonce + (try! AEADAlgorithm.xchacha20poly1305.seal(plaintext, key: key, nonce: nonce, associatedData: associatedData))
+    }
+
+    /// Opens `nonce ‖ ciphertext ‖ tag` as produced by `seal`.
+    public static func open(_ box: [UInt8], key: SymmetricKey, associatedData: some ContiguousBytes = [UInt8]()) throws(SodiumError) -> [UInt8] {
+        guard box.count >= nonceLength + AEADAlgorithm.tagLength else {
+            throw .invalidLength(what: "sealed box", length: box.count, expected: nonceLength + AEADAlgorithm.tagLength)
+        }
+        return try AEADAlgorithm.xchacha20poly1305.open(box[nonceLength...], key: key, nonce: box[..<nonceLength], associatedData: associatedData)
+    }
+}

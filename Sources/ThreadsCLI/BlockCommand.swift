@@ -1,0 +1,130 @@
+import ArgumentParser
+import DagCBOR
+import Foundation
+import Multiformats
+import Node
+import Store
+
+/// `threads block …`: raw blocks in the node's blockstore.
+struct BlockCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "block",
+        abstract: "Put, get, stat and remove blocks in the repo's blockstore.",
+        subcommands: [Put.self, Get.self, Stat.self, Remove.self]
+    )
+
+    struct Put: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Store the bytes on stdin as one block and print its CID.",
+            discussion: "dag-cbor input is checked to be strict DAG-CBOR before it is stored."
+        )
+
+        @OptionGroup var repoOptions: RepoOptions
+
+        @Option(help: "Codec recorded in the CID: raw or dag-cbor.")
+        var codec: String = "raw"
+
+        @Option(help: "Hash function: sha2-256, sha2-512 or blake2b-256.")
+        var hash: String = "sha2-256"
+
+        func run() throws {
+            let code: UInt64
+            switch codec {
+            case "raw": code = Multicodec.raw
+            case "dag-cbor": code = Multicodec.dagCBOR
+            default: throw CLIError("--codec: unknown codec '\(codec)'; expected raw or dag-cbor")
+            }
+            let function = try hashFunction(named: hash)
+            let bytes = readAllStdin()
+            if code == Multicodec.dagCBOR {
+                do { _ = try DagCBOR.decode(bytes) } catch { throw CLIError("input is not valid DAG-CBOR: \(error)") }
+            }
+            guard bytes.count <= BlockLimits.maxBlockSize else {
+                throw CLIError("block is \(bytes.count) bytes; the limit is \(BlockLimits.maxBlockSize) (use `threads add` for files)")
+            }
+            let cid = CID.v1(codec: code, multihash: try Multihash.hash(bytes, using: function))
+            let repo = try repoOptions.open()
+            do {
+                try repo.blockstore.put(Block(unchecked: cid, bytes: bytes), sync: true)
+            } catch {
+                throw CLIError("storing block \(cid): \(error)")
+            }
+            print(cid.description)
+        }
+    }
+
+    struct Get: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Write a block's bytes to stdout.")
+
+        @OptionGroup var repoOptions: RepoOptions
+
+        @Argument(help: "The block's CID.")
+        var cid: String
+
+        func run() throws {
+            let id = try parseCID(cid)
+            let repo = try repoOptions.open()
+            let bytes = try fetchBlock(repo, id)
+            writeStdout(bytes)
+        }
+    }
+
+    struct Stat: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print a block's CID and size as JSON.")
+
+        @OptionGroup var repoOptions: RepoOptions
+
+        @Argument(help: "The block's CID.")
+        var cid: String
+
+        func run() throws {
+            let id = try parseCID(cid)
+            let repo = try repoOptions.open()
+            let size: Int?
+            do { size = try repo.blockstore.size(of: id) } catch { throw CLIError("reading block \(id): \(error)") }
+            guard let size else { throw CLIError("block \(id) not found in \(repo.path)") }
+            print(JSONOutput.object([("cid", .string(id.description)), ("size", .int(Int64(size)))]).pretty)
+        }
+    }
+
+    struct Remove: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove a block.")
+
+        @OptionGroup var repoOptions: RepoOptions
+
+        @Argument(help: "The block's CID.")
+        var cid: String
+
+        func run() throws {
+            let id = try parseCID(cid)
+            let repo = try repoOptions.open()
+            let present: Bool
+            do { present = try repo.blockstore.has(id) } catch { throw CLIError("reading block \(id): \(error)") }
+            guard present else { throw CLIError("block \(id) not found in \(repo.path)") }
+            do { try repo.blockstore.delete(id, sync: true) } catch { throw CLIError("removing block \(id): \(error)") }
+            print("removed \(id)")
+        }
+    }
+}
+
+/// Reads a block, verifying its hash, or fails with a clear message when it is missing.
+func fetchBlock(_ repo: Repo, _ cid: CID) throws -> [UInt8] {
+    let bytes: [UInt8]?
+    do { bytes = try repo.blockstore.get(cid, verify: true) } catch { throw CLIError("reading block \(cid): \(error)") }
+    guard let bytes else { throw CLIError("block \(cid) not found in \(repo.path)") }
+    return bytes
+}
+
+func readAllStdin() -> [UInt8] {
+    [UInt8](FileHandle.standardInput.readDataToEndOfFile())
+}
+
+func writeStdout(_ bytes: [UInt8]) {
+    FileHandle.standardOutput.write(Data(bytes))
+}
+
+/// Sizes the blockstore accepts through the CLI.
+enum BlockLimits {
+    /// Matches the exchange's largest block (DESIGN.md section 6), so every stored block can be served.
+    static let maxBlockSize = 2 * 1024 * 1024
+}
