@@ -56,6 +56,7 @@ test: build-tests
 bench: setup
 	$(SWIFT) build -c release --product threads
 	$$($(SWIFT) build -c release --show-bin-path)/threads bench encoding
+	$$($(SWIFT) build -c release --show-bin-path)/threads bench store
 
 clean:
 	$(SWIFT) package clean

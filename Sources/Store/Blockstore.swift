@@ -12,8 +12,10 @@ public final class Blockstore: Sendable {
     public let database: Database
     private let blocks: Keyspace
     private let meta: Keyspace
-    /// Serialises writers: a put must see whether a block exists before it counts it.
+    /// Serialises writers: a put must see whether a block exists before it counts it. Also guards
+    /// `cachedStats`, the counters as last written (read from disk once).
     private let writeLock = NSLock()
+    nonisolated(unsafe) private var cachedStats: (count: UInt64, size: UInt64)?
 
     static let statsKey = Array("blocks".utf8)
 
@@ -52,7 +54,7 @@ public final class Blockstore: Sendable {
     public func put(_ blocks: [Block], sync: Bool = false) throws(StoreError) {
         writeLock.lock()
         defer { writeLock.unlock() }
-        var (count, size) = try stats()
+        var (count, size) = try lockedStats()
         var batch = WriteBatch()
         var seen = Set<CID>()
         for block in blocks where !seen.contains(block.cid) {
@@ -65,6 +67,7 @@ public final class Blockstore: Sendable {
         guard !batch.isEmpty else { return }
         meta.put(Blockstore.statsKey, Blockstore.encodeStats(count, size), in: &batch)
         try database.write(batch, sync: sync)
+        cachedStats = (count, size)
     }
 
     /// Removes a block; returns whether it was there.
@@ -73,14 +76,23 @@ public final class Blockstore: Sendable {
         writeLock.lock()
         defer { writeLock.unlock() }
         guard let existing = try blocks.get(cid.bytes) else { return false }
-        var (count, size) = try stats()
+        var (count, size) = try lockedStats()
         count -= min(count, 1)
         size -= min(size, UInt64(existing.count))
         var batch = WriteBatch()
         blocks.delete(cid.bytes, in: &batch)
         meta.put(Blockstore.statsKey, Blockstore.encodeStats(count, size), in: &batch)
         try database.write(batch, sync: sync)
+        cachedStats = (count, size)
         return true
+    }
+
+    /// The counters, from memory after the first read. Call with `writeLock` held.
+    private func lockedStats() throws(StoreError) -> (count: UInt64, size: UInt64) {
+        if let cachedStats { return cachedStats }
+        let stats = try stats()
+        cachedStats = stats
+        return stats
     }
 
     /// Number of stored blocks.

@@ -26,6 +26,7 @@ public final class Database: @unchecked Sendable {
     private let db: OpaquePointer
     private let options: OpaquePointer
     private let cache: OpaquePointer
+    private let filter: OpaquePointer
     private let readOptions: OpaquePointer
     private let syncWrite: OpaquePointer
     private let asyncWrite: OpaquePointer
@@ -41,6 +42,10 @@ public final class Database: @unchecked Sendable {
         self.path = path
         options = leveldb_options_create()
         cache = leveldb_cache_create_lru(opts.cacheSize)
+        // A bloom filter lets lookups of absent keys (the blockstore's "already stored?" check on
+        // every put) skip reading table blocks from disk.
+        filter = leveldb_filterpolicy_create_bloom(10)
+        leveldb_options_set_filter_policy(options, filter)
         leveldb_options_set_create_if_missing(options, opts.createIfMissing ? 1 : 0)
         leveldb_options_set_compression(options, Int32(leveldb_snappy_compression))
         leveldb_options_set_cache(options, cache)
@@ -57,6 +62,7 @@ public final class Database: @unchecked Sendable {
             leveldb_writeoptions_destroy(asyncWrite)
             leveldb_options_destroy(options)
             leveldb_cache_destroy(cache)
+            leveldb_filterpolicy_destroy(filter)
             throw StoreError.from(leveldb: message, path: path)
         }
         db = handle!
@@ -97,17 +103,29 @@ public final class Database: @unchecked Sendable {
 
     /// The value for `key`, or nil when absent (an empty value is not absent).
     public func get(_ key: [UInt8], snapshot: Snapshot? = nil) throws(StoreError) -> [UInt8]? {
+        try get(prefix: [], key, snapshot: snapshot)
+    }
+
+    /// The value for `prefix ‖ key`, joining the two on the stack rather than the heap (the hot
+    /// path of every keyspace read).
+    public func get(prefix: [UInt8], _ key: [UInt8], snapshot: Snapshot? = nil) throws(StoreError) -> [UInt8]? {
         try reading { () throws(StoreError) -> [UInt8]? in
             var length = 0
             var error: UnsafeMutablePointer<CChar>? = nil
             let opts = snapshot?.readOptions ?? readOptions
-            let value = key.withUnsafeBufferPointer { k in
-                k.withMemoryRebound(to: CChar.self) { leveldb_get(db, opts, $0.baseAddress, k.count, &length, &error) }
+            let total = prefix.count + key.count
+            let value = withUnsafeTemporaryAllocation(of: CChar.self, capacity: max(total, 1)) { joined in
+                prefix.withUnsafeBytes { UnsafeMutableRawBufferPointer(joined).copyMemory(from: $0) }
+                key.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(joined)[prefix.count...]).copyMemory(from: $0) }
+                return leveldb_get(db, opts, joined.baseAddress, total, &length, &error)
             }
             try check(error)
             guard let value else { return nil }
             defer { leveldb_free(value) }
-            return Array(UnsafeRawBufferPointer(start: value, count: length))
+            return [UInt8](unsafeUninitializedCapacity: length) { out, count in
+                if length > 0 { UnsafeMutableRawBufferPointer(out).copyMemory(from: UnsafeRawBufferPointer(start: value, count: length)) }
+                count = length
+            }
         }
     }
 
@@ -237,5 +255,6 @@ public final class Database: @unchecked Sendable {
         leveldb_writeoptions_destroy(asyncWrite)
         leveldb_options_destroy(options)
         leveldb_cache_destroy(cache)
+        leveldb_filterpolicy_destroy(filter)
     }
 }

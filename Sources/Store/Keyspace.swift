@@ -23,7 +23,7 @@ public struct Keyspace: Sendable {
     }
 
     public func get(_ key: [UInt8], snapshot: Snapshot? = nil) throws(StoreError) -> [UInt8]? {
-        try database.get(self.key(key), snapshot: snapshot)
+        try database.get(prefix: prefix, key, snapshot: snapshot)
     }
 
     public func put(_ key: [UInt8], _ value: [UInt8], sync: Bool = false) throws(StoreError) {
