@@ -57,9 +57,11 @@ let package = Package(
             ]
         ),
 
-        .testTarget(name: "MultiformatsTests", dependencies: ["Multiformats"]),
-        .testTarget(name: "DagCBORTests", dependencies: ["DagCBOR", "Multiformats"]),
-        .testTarget(name: "SodiumTests", dependencies: ["Sodium", "Multiformats"]),
+        // Helpers shared by the test targets (fixture paths, hex, a seeded generator).
+        .target(name: "ThreadsTestKit", path: "Tests/ThreadsTestKit"),
+        .testTarget(name: "MultiformatsTests", dependencies: ["Multiformats", "ThreadsTestKit"]),
+        .testTarget(name: "DagCBORTests", dependencies: ["DagCBOR", "Multiformats", "ThreadsTestKit"]),
+        .testTarget(name: "SodiumTests", dependencies: ["Sodium", "Multiformats", "ThreadsTestKit"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Multiformats", "DagCBOR"]),
         .testTarget(name: "NodeTests", dependencies: ["Node", "Sodium", "Store", "Multiformats"]),
         .testTarget(

@@ -1,6 +1,7 @@
 import DagCBOR
 import Multiformats
 import Testing
+import ThreadsTestKit
 
 @Suite struct PropertyTests {
     @Test func decodeEncodeIsIdentityForRandomValues() throws {

@@ -1,10 +1,10 @@
 import DagCBOR
 import Foundation
 import Multiformats
+import ThreadsTestKit
 
 enum Fixtures {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures/codec-fixtures")
+    static let root = TestKit.fixtures.appendingPathComponent("codec-fixtures")
 
     struct Fixture {
         let name: String
@@ -43,40 +43,12 @@ enum Fixtures {
     }
 
     static func hex(_ text: String) -> [UInt8] {
-        var out: [UInt8] = []
-        var chars = Array(text.utf8)[...]
-        while chars.count >= 2 {
-            out.append(UInt8(String(decoding: chars.prefix(2), as: UTF8.self), radix: 16)!)
-            chars = chars.dropFirst(2)
-        }
-        return out
+        TestKit.hex(text)
     }
 }
 
-/// Deterministic randomness for property tests.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) {
-        state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func bytes(_ count: Int) -> [UInt8] {
-        (0..<count).map { _ in UInt8(truncatingIfNeeded: next()) }
-    }
-
-    mutating func below(_ n: Int) -> Int {
-        Int(next() % UInt64(n))
-    }
-
+/// Random IPLD values for property tests.
+extension SeededGenerator {
     /// A random IPLD value, nested at most `depth` levels.
     mutating func value(depth: Int) -> IPLD {
         let kinds = depth > 0 ? 9 : 7

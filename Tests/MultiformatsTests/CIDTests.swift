@@ -1,6 +1,7 @@
 import Foundation
 import Multiformats
 import Testing
+import ThreadsTestKit
 
 @Suite struct CIDTests {
     static let v0 = "QmdfTbBqBPQ7VNxZEYEj14VmRuZBkqFbiwReogJgS1zR1n"

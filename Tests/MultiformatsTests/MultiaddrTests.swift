@@ -1,5 +1,6 @@
 import Multiformats
 import Testing
+import ThreadsTestKit
 
 /// go-multiaddr's good and bad cases (Tests/Fixtures/multiaddr) plus the protocols added here.
 @Suite struct MultiaddrTests {

@@ -1,5 +1,6 @@
 import Multiformats
 import Testing
+import ThreadsTestKit
 
 /// The multiformats/multibase test suite (Tests/Fixtures/multibase).
 @Suite struct MultibaseTests {

@@ -1,5 +1,6 @@
 import Multiformats
 import Testing
+import ThreadsTestKit
 
 @Suite struct VarintTests {
     static let known: [(UInt64, [UInt8])] = [
