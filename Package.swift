@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "swift-threads",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .library(name: "Multiformats", targets: ["Multiformats"]),
         .library(name: "DagCBOR", targets: ["DagCBOR"]),

@@ -12,10 +12,8 @@ public final class Blockstore: Sendable {
     public let database: Database
     private let blocks: Keyspace
     private let meta: Keyspace
-    /// Serialises writers: a put must see whether a block exists before it counts it. Also guards
-    /// `cachedStats`, the counters as last written (read from disk once).
-    private let writeLock = NSLock()
-    nonisolated(unsafe) private var cachedStats: (count: UInt64, size: UInt64)?
+    /// Shared by every blockstore over the same database, so two of them cannot miscount.
+    private var counters: BlockCounters { database.blockCounters }
 
     static let statsKey = Array("blocks".utf8)
 
@@ -40,6 +38,13 @@ public final class Blockstore: Sendable {
         return bytes
     }
 
+    /// The block's bytes without a copy out of LevelDB's buffer (for serving and writing blocks).
+    public func getData(_ cid: CID, verify: Bool = false) throws(StoreError) -> Data? {
+        guard let data = try blocks.getData(cid.bytes) else { return nil }
+        if verify && !data.withUnsafeBytes({ cid.multihash.verify($0) }) { throw .corruptBlock(cid: cid.description) }
+        return data
+    }
+
     /// The block's size in bytes, or nil when it is not stored.
     public func size(of cid: CID) throws(StoreError) -> Int? {
         try blocks.get(cid.bytes)?.count
@@ -52,8 +57,8 @@ public final class Blockstore: Sendable {
 
     /// Stores many blocks in one atomic batch.
     public func put(_ blocks: [Block], sync: Bool = false) throws(StoreError) {
-        writeLock.lock()
-        defer { writeLock.unlock() }
+        counters.lock.lock()
+        defer { counters.lock.unlock() }
         var (count, size) = try lockedStats()
         var batch = WriteBatch()
         var seen = Set<CID>()
@@ -67,14 +72,14 @@ public final class Blockstore: Sendable {
         guard !batch.isEmpty else { return }
         meta.put(Blockstore.statsKey, Blockstore.encodeStats(count, size), in: &batch)
         try database.write(batch, sync: sync)
-        cachedStats = (count, size)
+        counters.cached = (count, size)
     }
 
     /// Removes a block; returns whether it was there.
     @discardableResult
     public func delete(_ cid: CID, sync: Bool = false) throws(StoreError) -> Bool {
-        writeLock.lock()
-        defer { writeLock.unlock() }
+        counters.lock.lock()
+        defer { counters.lock.unlock() }
         guard let existing = try blocks.get(cid.bytes) else { return false }
         var (count, size) = try lockedStats()
         count -= min(count, 1)
@@ -83,15 +88,15 @@ public final class Blockstore: Sendable {
         blocks.delete(cid.bytes, in: &batch)
         meta.put(Blockstore.statsKey, Blockstore.encodeStats(count, size), in: &batch)
         try database.write(batch, sync: sync)
-        cachedStats = (count, size)
+        counters.cached = (count, size)
         return true
     }
 
-    /// The counters, from memory after the first read. Call with `writeLock` held.
+    /// The counters, from memory after the first read. Call with `counters.lock` held.
     private func lockedStats() throws(StoreError) -> (count: UInt64, size: UInt64) {
-        if let cachedStats { return cachedStats }
+        if let cached = counters.cached { return cached }
         let stats = try stats()
-        cachedStats = stats
+        counters.cached = stats
         return stats
     }
 
@@ -128,4 +133,13 @@ public final class Blockstore: Sendable {
         (0..<8).map { UInt8(truncatingIfNeeded: count >> UInt64(56 - 8 * $0)) }
             + (0..<8).map { UInt8(truncatingIfNeeded: size >> UInt64(56 - 8 * $0)) }
     }
+}
+
+/// Serialises blockstore writers on one database and caches the counters they maintain: a put must
+/// see whether a block exists before it counts it, and re-reading the counters on every put would
+/// cost a LevelDB read.
+final class BlockCounters: @unchecked Sendable {
+    // `cached` is only touched with `lock` held.
+    let lock = NSLock()
+    var cached: (count: UInt64, size: UInt64)?
 }

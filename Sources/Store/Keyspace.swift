@@ -1,3 +1,5 @@
+import Foundation
+
 /// A typed region of the datastore: every key is stored under a fixed prefix (`/blocks/`,
 /// `/threads/`, …), so keyspaces never see each other's keys.
 public struct Keyspace: Sendable {
@@ -24,6 +26,11 @@ public struct Keyspace: Sendable {
 
     public func get(_ key: [UInt8], snapshot: Snapshot? = nil) throws(StoreError) -> [UInt8]? {
         try database.get(prefix: prefix, key, snapshot: snapshot)
+    }
+
+    /// The value without a copy (see `Database.getData`).
+    public func getData(_ key: [UInt8], snapshot: Snapshot? = nil) throws(StoreError) -> Data? {
+        try database.getData(prefix: prefix, key, snapshot: snapshot)
     }
 
     public func put(_ key: [UInt8], _ value: [UInt8], sync: Bool = false) throws(StoreError) {

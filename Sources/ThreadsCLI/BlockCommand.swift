@@ -35,12 +35,14 @@ struct BlockCommand: ParsableCommand {
             default: throw CLIError("--codec: unknown codec '\(codec)'; expected raw or dag-cbor")
             }
             let function = try hashFunction(named: hash)
-            let bytes = readAllStdin()
+            // Read at most one byte past the limit, so an oversized input is refused without
+            // holding all of it in memory.
+            let bytes = [UInt8]((try? FileHandle.standardInput.read(upToCount: BlockLimits.maxBlockSize + 1)) ?? Data())
+            guard bytes.count <= BlockLimits.maxBlockSize else {
+                throw CLIError("input is larger than \(BlockLimits.maxBlockSize) bytes, the largest block the network carries")
+            }
             if code == Multicodec.dagCBOR {
                 do { _ = try DagCBOR.decode(bytes) } catch { throw CLIError("input is not valid DAG-CBOR: \(error)") }
-            }
-            guard bytes.count <= BlockLimits.maxBlockSize else {
-                throw CLIError("block is \(bytes.count) bytes; the limit is \(BlockLimits.maxBlockSize) (use `threads add` for files)")
             }
             let cid = CID.v1(codec: code, multihash: try Multihash.hash(bytes, using: function))
             let repo = try repoOptions.open()
@@ -64,8 +66,10 @@ struct BlockCommand: ParsableCommand {
         func run() throws {
             let id = try parseCID(cid)
             let repo = try repoOptions.open()
-            let bytes = try fetchBlock(repo, id)
-            writeStdout(bytes)
+            let data: Data?
+            do { data = try repo.blockstore.getData(id, verify: true) } catch { throw CLIError("reading block \(id): \(error)") }
+            guard let data else { throw CLIError("block \(id) not found in \(repo.path)") }
+            FileHandle.standardOutput.write(data)
         }
     }
 

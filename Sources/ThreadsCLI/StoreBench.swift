@@ -90,8 +90,11 @@ struct StoreBench: ParsableCommand {
             let swiftGet = runner.megabytesPerSecond(bytesPerCall: size * count) {
                 for block in blocks { blackHole(try! store.get(block.cid)) }
             }
+            let swiftData = runner.megabytesPerSecond(bytesPerCall: size * count) {
+                for block in blocks { blackHole(try! store.getData(block.cid)) }
+            }
             let swiftVerified = runner.megabytesPerSecond(bytesPerCall: size * count) {
-                for block in blocks { blackHole(try! store.get(block.cid, verify: true)) }
+                for block in blocks { blackHole(try! store.getData(block.cid, verify: true)) }
             }
             db.close()
             let raw = RawLevelDB(path: path)
@@ -99,7 +102,8 @@ struct StoreBench: ParsableCommand {
                 for key in keys { blackHole(raw.get(key)) }
             }
             raw.close()
-            table.add("\(label) get (MB/s)", formatRate(swiftGet), formatRate(rawGet), formatPercent(swiftGet / rawGet))
+            table.add("\(label) get as [UInt8], one copy (MB/s)", formatRate(swiftGet), formatRate(rawGet), formatPercent(swiftGet / rawGet))
+            table.add("\(label) getData, no copy (MB/s)", formatRate(swiftData), formatRate(rawGet), formatPercent(swiftData / rawGet))
             table.add("\(label) get + verify hash (MB/s)", formatRate(swiftVerified), formatRate(rawGet), formatPercent(swiftVerified / rawGet))
         }
         print(table.render())

@@ -18,6 +18,8 @@ import Testing
         try store.put([a, b, b], sync: true)  // duplicates are stored and counted once
         #expect(try store.has(a.cid) && store.has(b.cid))
         #expect(try store.get(a.cid) == a.bytes)
+        #expect(try store.getData(a.cid, verify: true).map { [UInt8]($0) } == a.bytes)
+        #expect(try store.getData(try Self.block("absent").cid) == nil)
         #expect(try store.size(of: b.cid) == 5)
         #expect(try store.count == 2)
         #expect(try store.totalSize == 10)
@@ -50,6 +52,7 @@ import Testing
         try Keyspace(db, prefix: Keyspace.blocks).put(good.cid.bytes, bytes("tampered"))
         #expect(try store.get(good.cid) == bytes("tampered"))  // without verification: returned as stored
         #expect(throws: StoreError.corruptBlock(cid: good.cid.description)) { try store.get(good.cid, verify: true) }
+        #expect(throws: StoreError.corruptBlock(cid: good.cid.description)) { try store.getData(good.cid, verify: true) }
     }
 
     @Test func countersSurviveReopen() throws {
