@@ -15,7 +15,7 @@ VENV         := $(CURDIR)/.venv
 # Independent implementations the interop tests compare against (PyPI): plyvel bundles its own LevelDB.
 PY_PACKAGES  := plyvel==1.5.1
 
-.PHONY: all setup setup-python build build-tests run test bench clean
+.PHONY: all setup setup-python build build-tests run test lint format bench clean
 
 all: build
 
@@ -49,9 +49,16 @@ run: build
 	@mkdir -p $(dir $(REPO))
 	$(BIN)/threadsd --repo "$(REPO)" $(ARGS)
 
-test: build-tests
+test: lint build-tests
 	THREADS_INTEROP_PYTHON=$(VENV)/bin/python $(SWIFT) test --skip-build
 
+
+# Style check with the toolchain's swift-format (config: .swift-format); `make format` fixes.
+lint:
+	$(SWIFT) format lint --strict -r Sources Tests Package.swift
+
+format:
+	$(SWIFT) format -i -r Sources Tests Package.swift
 
 bench: setup
 	$(SWIFT) build -c release --product threads

@@ -16,7 +16,12 @@ public struct Block: Hashable, Sendable {
         case DagCBOR.code: bytes = try DagCBOR.encode(value)
         case DagJSON.code: bytes = try DagJSON.encode(value)
         default:
-            throw DagCBORError(.invalid, codec: "block", offset: nil, "cannot encode with codec 0x\(String(codec, radix: 16)); use dag-cbor or dag-json")
+            throw DagCBORError(
+                .invalid,
+                codec: "block",
+                offset: nil,
+                "cannot encode with codec 0x\(String(codec, radix: 16)); use dag-cbor or dag-json"
+            )
         }
         try self.init(bytes: bytes, codec: codec, hash: hash)
     }
@@ -38,7 +43,12 @@ public struct Block: Hashable, Sendable {
     /// - Throws: when the hash does not match, or the CID's hash function is not computed here.
     public init(cid: CID, bytes: [UInt8]) throws(DagCBORError) {
         guard cid.multihash.function != nil else {
-            throw DagCBORError(.invalid, codec: "block", offset: nil, "cannot verify \(cid): hash function 0x\(String(cid.multihash.code, radix: 16)) is not supported")
+            throw DagCBORError(
+                .invalid,
+                codec: "block",
+                offset: nil,
+                "cannot verify \(cid): hash function 0x\(String(cid.multihash.code, radix: 16)) is not supported"
+            )
         }
         guard cid.multihash.verify(bytes) else {
             throw DagCBORError(.invalid, codec: "block", offset: nil, "bytes do not hash to \(cid)")

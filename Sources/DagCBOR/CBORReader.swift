@@ -37,7 +37,9 @@ struct CBORReader {
             return UInt64(info)
         case 24:
             let v = try bigEndian(1)
-            guard v >= 24 else { throw fail(.invalid, "non-minimal argument (\(v) fits in the initial byte)", at: start) }
+            guard v >= 24 else {
+                throw fail(.invalid, "non-minimal argument (\(v) fits in the initial byte)", at: start)
+            }
             return v
         case 25:
             let v = try bigEndian(2)
@@ -49,7 +51,9 @@ struct CBORReader {
             return v
         case 27:
             let v = try bigEndian(8)
-            guard v > 0xffff_ffff else { throw fail(.invalid, "non-minimal argument (\(v) fits in 4 bytes)", at: start) }
+            guard v > 0xffff_ffff else {
+                throw fail(.invalid, "non-minimal argument (\(v) fits in 4 bytes)", at: start)
+            }
             return v
         case 31:
             throw fail(.invalid, "indefinite-length items are not allowed", at: start)
@@ -59,10 +63,16 @@ struct CBORReader {
     }
 
     /// A length that must fit in what remains, given the fewest bytes each element takes.
-    private mutating func length(_ info: UInt8, start: Int, bytesPerElement: Int, what: String) throws(DagCBORError) -> Int {
+    private mutating func length(_ info: UInt8, start: Int, bytesPerElement: Int, what: String) throws(DagCBORError)
+        -> Int
+    {
         let declared = try argument(info, start: start)
         guard declared <= UInt64(remaining / bytesPerElement) else {
-            throw fail(.truncated, "\(what) declares \(declared) \(bytesPerElement == 1 ? "bytes" : "elements") but only \(remaining) bytes remain", at: start)
+            throw fail(
+                .truncated,
+                "\(what) declares \(declared) \(bytesPerElement == 1 ? "bytes" : "elements") but only \(remaining) bytes remain",
+                at: start
+            )
         }
         return Int(declared)
     }
@@ -109,9 +119,20 @@ struct CBORReader {
                 if let previous {
                     let order = CBORReader.compareKeys(buffer, previous, keyBytes)
                     if order == 0 { throw fail(.invalid, "duplicate map key \"\(string(keyBytes))\"", at: keyStart) }
-                    if order > 0 { throw fail(.invalid, "map keys out of order (\"\(string(keyBytes))\" after \"\(string(previous))\")", at: keyStart) }
+                    if order > 0 {
+                        throw fail(
+                            .invalid,
+                            "map keys out of order (\"\(string(keyBytes))\" after \"\(string(previous))\")",
+                            at: keyStart
+                        )
+                    }
                 }
-                guard let key = String(validating: UnsafeBufferPointer(rebasing: buffer[keyBytes.0..<keyBytes.1]), as: UTF8.self) else {
+                guard
+                    let key = String(
+                        validating: UnsafeBufferPointer(rebasing: buffer[keyBytes.0..<keyBytes.1]),
+                        as: UTF8.self
+                    )
+                else {
                     throw fail(.invalid, "map key is not valid UTF-8", at: keyStart)
                 }
                 offset = keyBytes.1
@@ -164,7 +185,8 @@ struct CBORReader {
 
     private mutating func readString(_ info: UInt8, start: Int) throws(DagCBORError) -> String {
         let count = try length(info, start: start, bytesPerElement: 1, what: "string")
-        guard let s = String(validating: UnsafeBufferPointer(rebasing: buffer[offset..<offset + count]), as: UTF8.self) else {
+        guard let s = String(validating: UnsafeBufferPointer(rebasing: buffer[offset..<offset + count]), as: UTF8.self)
+        else {
             throw fail(.invalid, "string is not valid UTF-8", at: start)
         }
         offset += count

@@ -35,7 +35,12 @@ public enum DagCBOR {
             do throws(DagCBORError) {
                 let value = try reader.read(depth: 0)
                 guard reader.offset == buffer.count else {
-                    throw DagCBORError(.trailingBytes, codec: "dag-cbor", offset: reader.offset, "unexpected bytes after the top-level value")
+                    throw DagCBORError(
+                        .trailingBytes,
+                        codec: "dag-cbor",
+                        offset: reader.offset,
+                        "unexpected bytes after the top-level value"
+                    )
                 }
                 return .success(value)
             } catch {
@@ -68,10 +73,14 @@ struct CBORWriter {
             bytes.append(UInt8(argument & 0xff))
         case 0x1_0000...0xffff_ffff:
             bytes.append(m | 26)
-            for shift in stride(from: 24, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: argument >> UInt64(shift))) }
+            for shift in stride(from: 24, through: 0, by: -8) {
+                bytes.append(UInt8(truncatingIfNeeded: argument >> UInt64(shift)))
+            }
         default:
             bytes.append(m | 27)
-            for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: argument >> UInt64(shift))) }
+            for shift in stride(from: 56, through: 0, by: -8) {
+                bytes.append(UInt8(truncatingIfNeeded: argument >> UInt64(shift)))
+            }
         }
     }
 
@@ -82,11 +91,18 @@ struct CBORWriter {
         case .integer(let i): head(i.isNegative ? 1 : 0, i.argument)
         case .float(let d):
             guard d.isFinite else {
-                throw DagCBORError(.unrepresentable, codec: "dag-cbor", offset: nil, "float \(d) is not in the IPLD data model")
+                throw DagCBORError(
+                    .unrepresentable,
+                    codec: "dag-cbor",
+                    offset: nil,
+                    "float \(d) is not in the IPLD data model"
+                )
             }
             bytes.append(0xfb)
             let bits = d.bitPattern
-            for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: bits >> UInt64(shift))) }
+            for shift in stride(from: 56, through: 0, by: -8) {
+                bytes.append(UInt8(truncatingIfNeeded: bits >> UInt64(shift)))
+            }
         case .string(let s):
             var s = s
             s.withUTF8 { utf8 in

@@ -21,7 +21,13 @@ extension IPLD: Codable {
             try c.encode(b)
         case .integer(let i):
             var c = encoder.singleValueContainer()
-            if let v = i.int64Value { try c.encode(v) } else if let v = i.uint64Value { try c.encode(v) } else { try c.encode(i.doubleValue) }
+            if let v = i.int64Value {
+                try c.encode(v)
+            } else if let v = i.uint64Value {
+                try c.encode(v)
+            } else {
+                try c.encode(i.doubleValue)
+            }
         case .float(let d):
             var c = encoder.singleValueContainer()
             try c.encode(d)

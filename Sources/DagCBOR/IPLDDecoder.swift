@@ -26,7 +26,12 @@ struct IPLDDecoderImpl: Decoder {
 
     static func mismatch(_ expected: String, _ value: IPLD, _ path: [any CodingKey]) -> DagCBORError {
         let where_ = path.isEmpty ? "the top level" : path.map(\.stringValue).joined(separator: ".")
-        return DagCBORError(.typeMismatch, codec: "codable", offset: nil, "expected \(expected) at \(where_), found \(value.kind)")
+        return DagCBORError(
+            .typeMismatch,
+            codec: "codable",
+            offset: nil,
+            "expected \(expected) at \(where_), found \(value.kind)"
+        )
     }
 
     static func decode<T: Decodable>(_ type: T.Type, from value: IPLD, codingPath: [any CodingKey]) throws -> T {
@@ -79,7 +84,9 @@ struct IPLDDecoderImpl: Decoder {
         func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
             try IPLDDecoderImpl.decode(type, from: entry(key), codingPath: codingPath + [key])
         }
-        func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws -> KeyedDecodingContainer<NestedKey> {
+        func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type, forKey key: Key) throws
+            -> KeyedDecodingContainer<NestedKey>
+        {
             try IPLDDecoderImpl(value: entry(key), codingPath: codingPath + [key]).container(keyedBy: type)
         }
         func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer {
@@ -115,7 +122,12 @@ struct IPLDDecoderImpl: Decoder {
 
         private mutating func next() throws -> (IPLD, [any CodingKey]) {
             guard !isAtEnd else {
-                throw DagCBORError(.typeMismatch, codec: "codable", offset: nil, "list has only \(items.count) elements")
+                throw DagCBORError(
+                    .typeMismatch,
+                    codec: "codable",
+                    offset: nil,
+                    "list has only \(items.count) elements"
+                )
             }
             defer { currentIndex += 1 }
             return (items[currentIndex], codingPath + [IndexKey(currentIndex)])
@@ -130,7 +142,9 @@ struct IPLDDecoderImpl: Decoder {
             let (value, path) = try next()
             return try IPLDDecoderImpl.decode(type, from: value, codingPath: path)
         }
-        mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws -> KeyedDecodingContainer<NestedKey> {
+        mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws
+            -> KeyedDecodingContainer<NestedKey>
+        {
             let (value, path) = try next()
             return try IPLDDecoderImpl(value: value, codingPath: path).container(keyedBy: type)
         }

@@ -103,7 +103,9 @@ struct IPLDEncoderImpl: Encoder {
         mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
             try IPLDEncoderImpl.encode(value, into: child(key), codingPath: codingPath + [key])
         }
-        mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
+        mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key)
+            -> KeyedEncodingContainer<NestedKey>
+        {
             IPLDEncoderImpl(node: child(key), codingPath: codingPath + [key]).container(keyedBy: keyType)
         }
         mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
@@ -138,7 +140,9 @@ struct IPLDEncoderImpl: Encoder {
         mutating func encode<T: Encodable>(_ value: T) throws {
             try IPLDEncoderImpl.encode(value, into: append(), codingPath: codingPath)
         }
-        mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
+        mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<
+            NestedKey
+        > {
             IPLDEncoderImpl(node: append(), codingPath: codingPath).container(keyedBy: keyType)
         }
         mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {

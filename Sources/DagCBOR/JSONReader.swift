@@ -38,7 +38,9 @@ struct JSONReader {
         let start = offset
         for byte in literal.utf8 {
             guard current == byte else {
-                throw current == nil ? fail(.truncated, "input ends inside '\(literal)'") : fail(.invalid, "invalid literal (expected '\(literal)')", at: start)
+                throw current == nil
+                    ? fail(.truncated, "input ends inside '\(literal)'")
+                    : fail(.invalid, "invalid literal (expected '\(literal)')", at: start)
             }
             offset += 1
         }
@@ -48,12 +50,20 @@ struct JSONReader {
         skipWhitespace()
         guard let c = current else { throw fail(.truncated, "input ends where a value was expected") }
         switch c {
-        case UInt8(ascii: "n"): try expect("null"); return .null
-        case UInt8(ascii: "t"): try expect("true"); return .bool(true)
-        case UInt8(ascii: "f"): try expect("false"); return .bool(false)
+        case UInt8(ascii: "n"):
+            try expect("null")
+            return .null
+        case UInt8(ascii: "t"):
+            try expect("true")
+            return .bool(true)
+        case UInt8(ascii: "f"):
+            try expect("false")
+            return .bool(false)
         case UInt8(ascii: "\""): return .string(try readString())
         case UInt8(ascii: "["):
-            guard depth < DagCBOR.Limits.maxDepth else { throw fail(.tooDeep, "nesting deeper than \(DagCBOR.Limits.maxDepth) levels") }
+            guard depth < DagCBOR.Limits.maxDepth else {
+                throw fail(.tooDeep, "nesting deeper than \(DagCBOR.Limits.maxDepth) levels")
+            }
             offset += 1
             var items: [IPLD] = []
             skipWhitespace()
@@ -67,10 +77,14 @@ struct JSONReader {
                 guard let next = current else { throw fail(.truncated, "input ends inside a list") }
                 offset += 1
                 if next == UInt8(ascii: "]") { return .list(items) }
-                guard next == UInt8(ascii: ",") else { throw fail(.invalid, "expected ',' or ']' in a list", at: offset - 1) }
+                guard next == UInt8(ascii: ",") else {
+                    throw fail(.invalid, "expected ',' or ']' in a list", at: offset - 1)
+                }
             }
         case UInt8(ascii: "{"):
-            guard depth < DagCBOR.Limits.maxDepth else { throw fail(.tooDeep, "nesting deeper than \(DagCBOR.Limits.maxDepth) levels") }
+            guard depth < DagCBOR.Limits.maxDepth else {
+                throw fail(.tooDeep, "nesting deeper than \(DagCBOR.Limits.maxDepth) levels")
+            }
             return try readMap(depth: depth)
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
             return try readNumber()
@@ -94,13 +108,15 @@ struct JSONReader {
         while true {
             skipWhitespace()
             guard current == UInt8(ascii: "\"") else {
-                throw current == nil ? fail(.truncated, "input ends inside a map") : fail(.invalid, "map key must be a string")
+                throw current == nil
+                    ? fail(.truncated, "input ends inside a map") : fail(.invalid, "map key must be a string")
             }
             let keyStart = offset
             let key = try readString()
             skipWhitespace()
             guard current == UInt8(ascii: ":") else {
-                throw current == nil ? fail(.truncated, "input ends inside a map") : fail(.invalid, "expected ':' after a map key")
+                throw current == nil
+                    ? fail(.truncated, "input ends inside a map") : fail(.invalid, "expected ':' after a map key")
             }
             offset += 1
             lastMapFirstKey = nil
@@ -116,7 +132,9 @@ struct JSONReader {
             guard let next = current else { throw fail(.truncated, "input ends inside a map") }
             offset += 1
             if next == UInt8(ascii: "}") { break }
-            guard next == UInt8(ascii: ",") else { throw fail(.invalid, "expected ',' or '}' in a map", at: offset - 1) }
+            guard next == UInt8(ascii: ",") else {
+                throw fail(.invalid, "expected ',' or '}' in a map", at: offset - 1)
+            }
         }
         lastMapFirstKey = firstKey
         return try reserved(entries, firstKey: firstKey, innerFirstKey: innerFirstKey, at: start)
@@ -143,7 +161,11 @@ struct JSONReader {
                 throw fail(.invalid, "invalid CID in link \"\(text)\": \(error)", at: start)
             }
             guard cid.description == text else {
-                throw fail(.invalid, "a link must be a CIDv1 in base32 or a CIDv0 in base58btc, not \"\(text)\"", at: start)
+                throw fail(
+                    .invalid,
+                    "a link must be a CIDv1 in base32 or a CIDv0 in base58btc, not \"\(text)\"",
+                    at: start
+                )
             }
             return .link(cid)
         case .map(let inner):
@@ -195,12 +217,16 @@ struct JSONReader {
                 var scalar = try hex4()
                 if (0xD800...0xDBFF).contains(scalar) {
                     // A high surrogate must be followed by an escaped low surrogate.
-                    guard current == UInt8(ascii: "\\"), offset + 1 < buffer.count, buffer[offset + 1] == UInt8(ascii: "u") else {
+                    guard current == UInt8(ascii: "\\"), offset + 1 < buffer.count,
+                        buffer[offset + 1] == UInt8(ascii: "u")
+                    else {
                         throw fail(.invalid, "unpaired surrogate \\u\(String(scalar, radix: 16))")
                     }
                     offset += 2
                     let low = try hex4()
-                    guard (0xDC00...0xDFFF).contains(low) else { throw fail(.invalid, "unpaired surrogate \\u\(String(scalar, radix: 16))") }
+                    guard (0xDC00...0xDFFF).contains(low) else {
+                        throw fail(.invalid, "unpaired surrogate \\u\(String(scalar, radix: 16))")
+                    }
                     scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
                 } else if (0xDC00...0xDFFF).contains(scalar) {
                     throw fail(.invalid, "unpaired surrogate \\u\(String(scalar, radix: 16))")
@@ -211,7 +237,9 @@ struct JSONReader {
             }
             runStart = offset
         }
-        guard let s = String(validating: out, as: UTF8.self) else { throw fail(.invalid, "string is not valid UTF-8", at: start) }
+        guard let s = String(validating: out, as: UTF8.self) else {
+            throw fail(.invalid, "string is not valid UTF-8", at: start)
+        }
         return s
     }
 
@@ -247,7 +275,9 @@ struct JSONReader {
         let intStart = offset
         let intDigits = digits()
         guard intDigits > 0 else { throw fail(.invalid, "a number needs digits", at: start) }
-        if intDigits > 1 && buffer[intStart] == UInt8(ascii: "0") { throw fail(.invalid, "leading zeros are not allowed", at: start) }
+        if intDigits > 1 && buffer[intStart] == UInt8(ascii: "0") {
+            throw fail(.invalid, "leading zeros are not allowed", at: start)
+        }
         var isFloat = false
         if current == UInt8(ascii: ".") {
             offset += 1
@@ -268,7 +298,11 @@ struct JSONReader {
             return .float(d)
         }
         guard let i = IPLDInteger(decimal: text) else {
-            throw fail(.unrepresentable, "\(text) is outside the data model's integer range (-2^64 to 2^64-1)", at: start)
+            throw fail(
+                .unrepresentable,
+                "\(text) is outside the data model's integer range (-2^64 to 2^64-1)",
+                at: start
+            )
         }
         return .integer(i)
     }

@@ -12,7 +12,12 @@ struct JSONWriter {
         case .integer(let i): bytes.append(contentsOf: i.description.utf8)
         case .float(let d):
             guard d.isFinite else {
-                throw DagCBORError(.unrepresentable, codec: "dag-json", offset: nil, "float \(d) is not in the IPLD data model")
+                throw DagCBORError(
+                    .unrepresentable,
+                    codec: "dag-json",
+                    offset: nil,
+                    "float \(d) is not in the IPLD data model"
+                )
             }
             bytes.append(contentsOf: JSONFloat.format(d).utf8)
         case .string(let s): writeString(s)
@@ -52,15 +57,28 @@ struct JSONWriter {
 
     /// Maps that would read back as a link or bytes cannot be written: DAG-JSON has no escape.
     static func checkReserved(_ entries: [String: IPLD]) throws(DagCBORError) {
-        guard let slash = entries["/"], !entries.keys.contains(where: { $0.utf8.lexicographicallyPrecedes("/".utf8) }) else {
+        guard let slash = entries["/"], !entries.keys.contains(where: { $0.utf8.lexicographicallyPrecedes("/".utf8) })
+        else {
             return
         }
         switch slash {
         case .string:
-            throw DagCBORError(.unrepresentable, codec: "dag-json", offset: nil, "a map whose first key is \"/\" with a string value cannot be encoded (it would read as a link)")
+            throw DagCBORError(
+                .unrepresentable,
+                codec: "dag-json",
+                offset: nil,
+                "a map whose first key is \"/\" with a string value cannot be encoded (it would read as a link)"
+            )
         case .map(let inner):
-            if case .string = inner["bytes"], !inner.keys.contains(where: { $0.utf8.lexicographicallyPrecedes("bytes".utf8) }) {
-                throw DagCBORError(.unrepresentable, codec: "dag-json", offset: nil, "a map of the form {\"/\":{\"bytes\":<string>…}} cannot be encoded (it would read as bytes)")
+            if case .string = inner["bytes"],
+                !inner.keys.contains(where: { $0.utf8.lexicographicallyPrecedes("bytes".utf8) })
+            {
+                throw DagCBORError(
+                    .unrepresentable,
+                    codec: "dag-json",
+                    offset: nil,
+                    "a map of the form {\"/\":{\"bytes\":<string>…}} cannot be encoded (it would read as bytes)"
+                )
             }
         default:
             return

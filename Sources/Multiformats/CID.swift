@@ -71,7 +71,9 @@ public struct CID: Hashable, Sendable, Comparable, CustomStringConvertible {
     ///
     /// A CIDv0 is recognised by its first two bytes (0x12 0x20: sha2-256, 32 bytes); everything else
     /// must start with the version varint 1.
-    public static func decodePrefix(_ bytes: [UInt8], from start: Int = 0) throws(MultiformatsError) -> (CID, length: Int) {
+    public static func decodePrefix(_ bytes: [UInt8], from start: Int = 0) throws(MultiformatsError) -> (
+        CID, length: Int
+    ) {
         guard start < bytes.count else { throw .empty(what: "CID") }
         if bytes[start] == 0x12 && bytes.count - start >= 2 && bytes[start + 1] == 0x20 {
             let (multihash, length) = try Multihash.decodePrefix(bytes, from: start)
@@ -104,7 +106,10 @@ public struct CID: Hashable, Sendable, Comparable, CustomStringConvertible {
         let cid = try CID(bytes: bytes)
         // A CIDv0 only exists as bare base58btc; a multibase-prefixed one is not canonical.
         guard cid.version == 1 else {
-            throw .invalid(what: "CID", reason: "a CIDv0 cannot carry a multibase prefix; write it as bare base58btc (Qm…)")
+            throw .invalid(
+                what: "CID",
+                reason: "a CIDv0 cannot carry a multibase prefix; write it as bare base58btc (Qm…)"
+            )
         }
         self = cid
     }

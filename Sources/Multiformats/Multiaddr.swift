@@ -69,8 +69,12 @@ public struct Multiaddr: Hashable, Sendable, CustomStringConvertible {
         var i = 0
         while i < parts.count {
             let name = parts[i]
-            guard !name.isEmpty else { throw .invalid(what: "multiaddr", reason: "empty protocol name in segment \(i + 1)") }
-            guard let proto = MultiaddrProtocol.named(name) else { throw .unknownName(what: "multiaddr protocol", name: name) }
+            guard !name.isEmpty else {
+                throw .invalid(what: "multiaddr", reason: "empty protocol name in segment \(i + 1)")
+            }
+            guard let proto = MultiaddrProtocol.named(name) else {
+                throw .unknownName(what: "multiaddr protocol", name: name)
+            }
             if proto.size == .none {
                 components.append(try Component(proto: proto, value: []))
                 i += 1
@@ -90,7 +94,11 @@ public struct Multiaddr: Hashable, Sendable, CustomStringConvertible {
         let input = Array(bytes)
         guard !input.isEmpty else { throw .empty(what: "multiaddr") }
         guard input.count <= Multiaddr.maxLength else {
-            throw .invalidLength(what: "multiaddr", length: input.count, expected: "at most \(Multiaddr.maxLength) bytes")
+            throw .invalidLength(
+                what: "multiaddr",
+                length: input.count,
+                expected: "at most \(Multiaddr.maxLength) bytes"
+            )
         }
         var reader = ByteReader(input, what: "multiaddr")
         var components: [Component] = []
@@ -98,7 +106,10 @@ public struct Multiaddr: Hashable, Sendable, CustomStringConvertible {
             let start = reader.offset
             let code = try reader.varint()
             guard let proto = MultiaddrProtocol.withCode(code) else {
-                throw .invalid(what: "multiaddr", reason: "unknown protocol code 0x\(String(code, radix: 16)) at byte \(start)")
+                throw .invalid(
+                    what: "multiaddr",
+                    reason: "unknown protocol code 0x\(String(code, radix: 16)) at byte \(start)"
+                )
             }
             let value: [UInt8]
             switch proto.size {
@@ -106,7 +117,9 @@ public struct Multiaddr: Hashable, Sendable, CustomStringConvertible {
             case .fixed(let n): value = try reader.take(n)
             case .lengthPrefixed:
                 let length = try reader.varint()
-                guard length <= UInt64(reader.remaining) else { throw .truncated(what: "multiaddr /\(proto.name)", offset: input.count) }
+                guard length <= UInt64(reader.remaining) else {
+                    throw .truncated(what: "multiaddr /\(proto.name)", offset: input.count)
+                }
                 value = try reader.take(Int(length))
             }
             components.append(try Component(proto: proto, value: value))

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A multiaddr protocol this project implements: its code, name and how its value is encoded.
@@ -78,7 +78,9 @@ public struct MultiaddrProtocol: Hashable, Sendable {
         case 4: return try MultiaddrProtocol.formatIP(bytes, family: AF_INET, name: name)
         case 41: return try MultiaddrProtocol.formatIP(bytes, family: AF_INET6, name: name)
         case 6, 273:
-            guard bytes.count == 2 else { throw .invalidLength(what: "/\(name)", length: bytes.count, expected: "2 bytes") }
+            guard bytes.count == 2 else {
+                throw .invalidLength(what: "/\(name)", length: bytes.count, expected: "2 bytes")
+            }
             return String(Int(bytes[0]) << 8 | Int(bytes[1]))
         case 53, 54, 55:
             try checkDNS(bytes)
@@ -95,7 +97,11 @@ public struct MultiaddrProtocol: Hashable, Sendable {
 
     private func checkDNS(_ bytes: [UInt8]) throws(MultiformatsError) {
         guard !bytes.isEmpty, bytes.count <= MultiaddrProtocol.maxDNSLength else {
-            throw .invalidLength(what: "/\(name)", length: bytes.count, expected: "1 to \(MultiaddrProtocol.maxDNSLength) bytes")
+            throw .invalidLength(
+                what: "/\(name)",
+                length: bytes.count,
+                expected: "1 to \(MultiaddrProtocol.maxDNSLength) bytes"
+            )
         }
         guard String(validating: bytes, as: UTF8.self) != nil else {
             throw .invalid(what: "/\(name)", reason: "name is not valid UTF-8")
@@ -118,17 +124,26 @@ public struct MultiaddrProtocol: Hashable, Sendable {
         }
     }
 
-    private static func parseIP(_ text: String, family: Int32, size: Int, name: String) throws(MultiformatsError) -> [UInt8] {
+    private static func parseIP(_ text: String, family: Int32, size: Int, name: String) throws(MultiformatsError)
+        -> [UInt8]
+    {
         var out = [UInt8](repeating: 0, count: size)
         // inet_pton is strict: no leading zeros in IPv4 parts, no IPv4 address under /ip6 without ::ffff: etc.
         let ok = text.utf8.count < 64 && out.withUnsafeMutableBytes { inet_pton(family, text, $0.baseAddress) } == 1
-        guard ok else { throw .invalid(what: "/\(name)", reason: "'\(text)' is not an \(family == AF_INET ? "IPv4" : "IPv6") address") }
+        guard ok else {
+            throw .invalid(
+                what: "/\(name)",
+                reason: "'\(text)' is not an \(family == AF_INET ? "IPv4" : "IPv6") address"
+            )
+        }
         return out
     }
 
     private static func formatIP(_ bytes: [UInt8], family: Int32, name: String) throws(MultiformatsError) -> String {
         let size = family == AF_INET ? 4 : 16
-        guard bytes.count == size else { throw .invalidLength(what: "/\(name)", length: bytes.count, expected: "\(size) bytes") }
+        guard bytes.count == size else {
+            throw .invalidLength(what: "/\(name)", length: bytes.count, expected: "\(size) bytes")
+        }
         var buffer = [CChar](repeating: 0, count: 64)
         let ok = bytes.withUnsafeBytes { raw in
             buffer.withUnsafeMutableBufferPointer { inet_ntop(family, raw.baseAddress, $0.baseAddress, 64) != nil }

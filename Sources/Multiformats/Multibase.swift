@@ -90,7 +90,13 @@ public enum Multibase: String, Hashable, Sendable, CaseIterable {
         case .base58btc:
             return try BaseCodec.decodeRadix(ascii, table: BaseCodec.base58Table, radix: 58, offset: offset, name: name)
         case .base64:
-            return try BaseCodec.decode2n(ascii, table: BaseCodec.base64StandardTable, bits: 6, offset: offset, name: name)
+            return try BaseCodec.decode2n(
+                ascii,
+                table: BaseCodec.base64StandardTable,
+                bits: 6,
+                offset: offset,
+                name: name
+            )
         case .base64url:
             return try BaseCodec.decode2n(ascii, table: BaseCodec.base64URLTable, bits: 6, offset: offset, name: name)
         }

@@ -1,5 +1,5 @@
-import Crypto
 internal import CSodium
+import Crypto
 
 /// libsodium must be initialised once before use; the global is initialised lazily and exactly once.
 private let sodiumInitialised: Bool = sodium_init() >= 0
@@ -16,7 +16,9 @@ extension Multihash {
     /// Hashes the bytes in `buffer` with `function`, without copying them.
     ///
     /// - Throws: only for `.identity` over more than `maxDigestLength` bytes.
-    public static func hash(_ buffer: UnsafeRawBufferPointer, using function: HashFunction) throws(MultiformatsError) -> Multihash {
+    public static func hash(_ buffer: UnsafeRawBufferPointer, using function: HashFunction) throws(MultiformatsError)
+        -> Multihash
+    {
         if function == .identity { return try Multihash(code: function.code, digest: buffer) }
         return computed(buffer, function)
     }
@@ -56,9 +58,12 @@ extension Multihash {
             var out = [UInt8](repeating: 0, count: 32)
             out.withUnsafeMutableBufferPointer { outBuffer in
                 _ = crypto_generichash(
-                    outBuffer.baseAddress!, 32,
-                    buffer.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(buffer.count),
-                    nil, 0
+                    outBuffer.baseAddress!,
+                    32,
+                    buffer.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                    UInt64(buffer.count),
+                    nil,
+                    0
                 )
             }
             return out

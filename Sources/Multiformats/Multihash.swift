@@ -74,12 +74,18 @@ public struct Multihash: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Reads a multihash from the front of `bytes` (as inside a CID), returning how many bytes it took.
-    public static func decodePrefix(_ bytes: [UInt8], from start: Int = 0) throws(MultiformatsError) -> (Multihash, length: Int) {
+    public static func decodePrefix(_ bytes: [UInt8], from start: Int = 0) throws(MultiformatsError) -> (
+        Multihash, length: Int
+    ) {
         var reader = ByteReader(bytes, offset: start, what: "multihash")
         let code = try reader.varint()
         let declared = try reader.varint()
         guard declared <= UInt64(maxDigestLength) else {
-            throw .invalidLength(what: "multihash digest", length: Int(clamping: declared), expected: "at most \(maxDigestLength) bytes")
+            throw .invalidLength(
+                what: "multihash digest",
+                length: Int(clamping: declared),
+                expected: "at most \(maxDigestLength) bytes"
+            )
         }
         try check(code: code, length: Int(declared), offset: start)
         let digestStart = reader.offset - start

@@ -18,14 +18,24 @@ public struct PeerID: Hashable, Sendable, Comparable, CustomStringConvertible {
         switch multihash.code {
         case Multicodec.identity:
             guard !(multihash.digestLength == 0), multihash.digestLength <= PeerID.maxInlineKeyLength else {
-                throw .invalid(what: "peer ID", reason: "identity multihash of \(multihash.digestLength) bytes (1 to \(PeerID.maxInlineKeyLength) allowed)")
+                throw .invalid(
+                    what: "peer ID",
+                    reason:
+                        "identity multihash of \(multihash.digestLength) bytes (1 to \(PeerID.maxInlineKeyLength) allowed)"
+                )
             }
         case Multicodec.sha2_256:
             guard multihash.digestLength == 32 else {
-                throw .invalid(what: "peer ID", reason: "sha2-256 multihash with a \(multihash.digestLength)-byte digest (32 required)")
+                throw .invalid(
+                    what: "peer ID",
+                    reason: "sha2-256 multihash with a \(multihash.digestLength)-byte digest (32 required)"
+                )
             }
         default:
-            throw .invalid(what: "peer ID", reason: "multihash must be identity or sha2-256, not 0x\(String(multihash.code, radix: 16))")
+            throw .invalid(
+                what: "peer ID",
+                reason: "multihash must be identity or sha2-256, not 0x\(String(multihash.code, radix: 16))"
+            )
         }
         self.multihash = multihash
     }
@@ -44,7 +54,9 @@ public struct PeerID: Hashable, Sendable, Comparable, CustomStringConvertible {
 
     /// The peer ID of a raw 32-byte Ed25519 public key.
     public init(ed25519PublicKey key: [UInt8]) throws(MultiformatsError) {
-        guard key.count == 32 else { throw .invalidLength(what: "Ed25519 public key", length: key.count, expected: "32 bytes") }
+        guard key.count == 32 else {
+            throw .invalidLength(what: "Ed25519 public key", length: key.count, expected: "32 bytes")
+        }
         try self.init(publicKeyProtobuf: PeerID.ed25519ProtobufPrefix + key)
     }
 

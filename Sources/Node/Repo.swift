@@ -4,9 +4,9 @@ import Sodium
 import Store
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A node's repo on disk: its identity, configuration and datastore.
@@ -52,7 +52,9 @@ public final class Repo: Sendable {
         return (env["HOME"] ?? NSHomeDirectory()) + "/.threads"
     }
 
-    static func paths(_ root: String) -> (version: String, identity: String, config: String, datastore: String, lock: String) {
+    static func paths(_ root: String) -> (
+        version: String, identity: String, config: String, datastore: String, lock: String
+    ) {
         (root + "/version", root + "/identity.key", root + "/config.json", root + "/datastore", root + "/repo.lock")
     }
 
@@ -71,7 +73,11 @@ public final class Repo: Sendable {
             throw RepoError.alreadyExists(path: path)
         }
         do {
-            try fm.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try fm.createDirectory(
+                atPath: path,
+                withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700]
+            )
         } catch {
             throw RepoError.io(path: path, operation: "create directory", errno: errno)
         }

@@ -97,7 +97,8 @@ public struct RepoConfig: Sendable, Equatable {
         }
         func list(_ items: [Multiaddr], indent: String) -> String {
             guard !items.isEmpty else { return "[]" }
-            return "[\n" + items.map { indent + "  " + quote($0.description) }.joined(separator: ",\n") + "\n" + indent + "]"
+            return "[\n" + items.map { indent + "  " + quote($0.description) }.joined(separator: ",\n") + "\n" + indent
+                + "]"
         }
         let text = """
             {

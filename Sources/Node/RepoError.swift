@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Why a node repo could not be created or opened. Every case names the path involved, and none of
@@ -42,7 +42,8 @@ public enum RepoError: Error, CustomStringConvertible, Sendable {
         case .invalidIdentity(let path, let reason):
             return "invalid identity key \(path): \(reason)"
         case .insecurePermissions(let path, let mode):
-            return "identity key \(path) has mode \(String(mode, radix: 8)); it must be readable by its owner only (0600)"
+            return
+                "identity key \(path) has mode \(String(mode, radix: 8)); it must be readable by its owner only (0600)"
         case .io(let path, let operation, let code):
             return "\(operation) \(path) failed: \(String(cString: strerror(code)))"
         }

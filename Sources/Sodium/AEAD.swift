@@ -1,5 +1,5 @@
-import Foundation
 internal import CSodium
+import Foundation
 
 /// A 32-byte symmetric key in wiped storage.
 public struct SymmetricKey: Sendable, Equatable, CustomStringConvertible {
@@ -13,12 +13,16 @@ public struct SymmetricKey: Sendable, Equatable, CustomStringConvertible {
 
     public init(bytes: some ContiguousBytes) throws(SodiumError) {
         let count = bytes.withUnsafeBytes { $0.count }
-        guard count == SymmetricKey.length else { throw .invalidLength(what: "symmetric key", length: count, expected: SymmetricKey.length) }
+        guard count == SymmetricKey.length else {
+            throw .invalidLength(what: "symmetric key", length: count, expected: SymmetricKey.length)
+        }
         secret = SecureBytes(bytes)
     }
 
     public init(secure: SecureBytes) throws(SodiumError) {
-        guard secure.count == SymmetricKey.length else { throw .invalidLength(what: "symmetric key", length: secure.count, expected: SymmetricKey.length) }
+        guard secure.count == SymmetricKey.length else {
+            throw .invalidLength(what: "symmetric key", length: secure.count, expected: SymmetricKey.length)
+        }
         secret = secure
     }
 
@@ -49,7 +53,9 @@ public enum AEADAlgorithm: Sendable {
         associatedData: some ContiguousBytes = [UInt8]()
     ) throws(SodiumError) -> [UInt8] {
         let nonceCount = nonce.withUnsafeBytes { $0.count }
-        guard nonceCount == nonceLength else { throw .invalidLength(what: name, length: nonceCount, expected: nonceLength) }
+        guard nonceCount == nonceLength else {
+            throw .invalidLength(what: name, length: nonceCount, expected: nonceLength)
+        }
         let plainCount = plaintext.withUnsafeBytes { $0.count }
         var out = [UInt8](repeating: 0, count: plainCount + AEADAlgorithm.tagLength)
         var outLength: UInt64 = 0
@@ -64,9 +70,29 @@ public enum AEADAlgorithm: Sendable {
                             let kp = k.bindMemory(to: UInt8.self).baseAddress!
                             switch self {
                             case .xchacha20poly1305:
-                                _ = crypto_aead_xchacha20poly1305_ietf_encrypt(o.baseAddress!, &outLength, pp, UInt64(p.count), adp, UInt64(ad.count), nil, np, kp)
+                                _ = crypto_aead_xchacha20poly1305_ietf_encrypt(
+                                    o.baseAddress!,
+                                    &outLength,
+                                    pp,
+                                    UInt64(p.count),
+                                    adp,
+                                    UInt64(ad.count),
+                                    nil,
+                                    np,
+                                    kp
+                                )
                             case .chacha20poly1305:
-                                _ = crypto_aead_chacha20poly1305_ietf_encrypt(o.baseAddress!, &outLength, pp, UInt64(p.count), adp, UInt64(ad.count), nil, np, kp)
+                                _ = crypto_aead_chacha20poly1305_ietf_encrypt(
+                                    o.baseAddress!,
+                                    &outLength,
+                                    pp,
+                                    UInt64(p.count),
+                                    adp,
+                                    UInt64(ad.count),
+                                    nil,
+                                    np,
+                                    kp
+                                )
                             }
                         }
                     }
@@ -87,7 +113,9 @@ public enum AEADAlgorithm: Sendable {
         associatedData: some ContiguousBytes = [UInt8]()
     ) throws(SodiumError) -> [UInt8] {
         let nonceCount = nonce.withUnsafeBytes { $0.count }
-        guard nonceCount == nonceLength else { throw .invalidLength(what: name, length: nonceCount, expected: nonceLength) }
+        guard nonceCount == nonceLength else {
+            throw .invalidLength(what: name, length: nonceCount, expected: nonceLength)
+        }
         let cipherCount = ciphertext.withUnsafeBytes { $0.count }
         guard cipherCount >= AEADAlgorithm.tagLength else {
             throw .invalidLength(what: "ciphertext", length: cipherCount, expected: AEADAlgorithm.tagLength)
@@ -105,9 +133,29 @@ public enum AEADAlgorithm: Sendable {
                             let kp = k.bindMemory(to: UInt8.self).baseAddress!
                             switch self {
                             case .xchacha20poly1305:
-                                return crypto_aead_xchacha20poly1305_ietf_decrypt(o.baseAddress!, &outLength, nil, cp, UInt64(c.count), adp, UInt64(ad.count), np, kp)
+                                return crypto_aead_xchacha20poly1305_ietf_decrypt(
+                                    o.baseAddress!,
+                                    &outLength,
+                                    nil,
+                                    cp,
+                                    UInt64(c.count),
+                                    adp,
+                                    UInt64(ad.count),
+                                    np,
+                                    kp
+                                )
                             case .chacha20poly1305:
-                                return crypto_aead_chacha20poly1305_ietf_decrypt(o.baseAddress!, &outLength, nil, cp, UInt64(c.count), adp, UInt64(ad.count), np, kp)
+                                return crypto_aead_chacha20poly1305_ietf_decrypt(
+                                    o.baseAddress!,
+                                    &outLength,
+                                    nil,
+                                    cp,
+                                    UInt64(c.count),
+                                    adp,
+                                    UInt64(ad.count),
+                                    np,
+                                    kp
+                                )
                             }
                         }
                     }
@@ -125,17 +173,34 @@ public enum XChaCha20Poly1305 {
     public static let nonceLength = 24
 
     /// Encrypts with a fresh random nonce and returns `nonce ‖ ciphertext ‖ tag`.
-    public static func seal(_ plaintext: some ContiguousBytes, key: SymmetricKey, associatedData: some ContiguousBytes = [UInt8]()) -> [UInt8] {
+    public static func seal(
+        _ plaintext: some ContiguousBytes,
+        key: SymmetricKey,
+        associatedData: some ContiguousBytes = [UInt8]()
+    ) -> [UInt8] {
         let nonce = Random.bytes(count: nonceLength)
         // The nonce has the right length, so sealing cannot fail.
-        return nonce + (try! AEADAlgorithm.xchacha20poly1305.seal(plaintext, key: key, nonce: nonce, associatedData: associatedData))
+        return nonce
+            + (try! AEADAlgorithm.xchacha20poly1305.seal(
+                plaintext,
+                key: key,
+                nonce: nonce,
+                associatedData: associatedData
+            ))
     }
 
     /// Opens `nonce ‖ ciphertext ‖ tag` as produced by `seal`.
-    public static func open(_ box: [UInt8], key: SymmetricKey, associatedData: some ContiguousBytes = [UInt8]()) throws(SodiumError) -> [UInt8] {
+    public static func open(_ box: [UInt8], key: SymmetricKey, associatedData: some ContiguousBytes = [UInt8]())
+        throws(SodiumError) -> [UInt8]
+    {
         guard box.count >= nonceLength + AEADAlgorithm.tagLength else {
             throw .invalidLength(what: "sealed box", length: box.count, expected: nonceLength + AEADAlgorithm.tagLength)
         }
-        return try AEADAlgorithm.xchacha20poly1305.open(box[nonceLength...], key: key, nonce: box[..<nonceLength], associatedData: associatedData)
+        return try AEADAlgorithm.xchacha20poly1305.open(
+            box[nonceLength...],
+            key: key,
+            nonce: box[..<nonceLength],
+            associatedData: associatedData
+        )
     }
 }

@@ -37,12 +37,16 @@ enum KeyProtobuf {
             case 0x08:
                 guard type == nil else { throw .invalidProtobuf(reason: "repeated Type field", offset: tagOffset) }
                 let value = try varint()
-                guard value <= 16 else { throw .invalidProtobuf(reason: "key type \(value) out of range", offset: tagOffset) }
+                guard value <= 16 else {
+                    throw .invalidProtobuf(reason: "key type \(value) out of range", offset: tagOffset)
+                }
                 type = Int(value)
             case 0x12:
                 guard data == nil else { throw .invalidProtobuf(reason: "repeated Data field", offset: tagOffset) }
                 let length = try varint()
-                guard length <= UInt64(bytes.count - offset) else { throw .invalidProtobuf(reason: "Data runs past the end", offset: tagOffset) }
+                guard length <= UInt64(bytes.count - offset) else {
+                    throw .invalidProtobuf(reason: "Data runs past the end", offset: tagOffset)
+                }
                 data = bytes[offset..<offset + Int(length)]
                 offset += Int(length)
             default:
@@ -78,7 +82,9 @@ extension Ed25519.PrivateKey {
         return SecureBytes(count: 68) { out in
             out.copyBytes(from: [0x08, 0x01, 0x12, 0x40])
             seed.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: out[4..<36]).copyMemory(from: $0) }
-            publicKey.rawRepresentation.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: out[36..<68]).copyMemory(from: $0) }
+            publicKey.rawRepresentation.withUnsafeBytes {
+                UnsafeMutableRawBufferPointer(rebasing: out[36..<68]).copyMemory(from: $0)
+            }
         }
     }
 

@@ -1,6 +1,6 @@
+internal import CSodium
 import Foundation
 import Multiformats
-internal import CSodium
 
 /// Ed25519 signatures (libsodium `crypto_sign`): node identities and log keys.
 public enum Ed25519 {
@@ -29,7 +29,8 @@ public enum Ed25519 {
                     return rawRepresentation.withUnsafeBufferPointer { pk in
                         crypto_sign_verify_detached(
                             sig.bindMemory(to: UInt8.self).baseAddress!,
-                            msg.bindMemory(to: UInt8.self).baseAddress, UInt64(msg.count),
+                            msg.bindMemory(to: UInt8.self).baseAddress,
+                            UInt64(msg.count),
                             pk.baseAddress!
                         ) == 0
                     }
@@ -48,7 +49,9 @@ public enum Ed25519 {
             Sodium.ensureInitialized()
             var out = [UInt8](repeating: 0, count: 32)
             let rc = out.withUnsafeMutableBufferPointer { o in
-                rawRepresentation.withUnsafeBufferPointer { crypto_sign_ed25519_pk_to_curve25519(o.baseAddress!, $0.baseAddress!) }
+                rawRepresentation.withUnsafeBufferPointer {
+                    crypto_sign_ed25519_pk_to_curve25519(o.baseAddress!, $0.baseAddress!)
+                }
             }
             guard rc == 0 else { throw .invalidPublicKey(reason: "not a valid Ed25519 point") }
             return try X25519.PublicKey(rawRepresentation: out)
@@ -67,7 +70,9 @@ public enum Ed25519 {
             Sodium.ensureInitialized()
             var pk = [UInt8](repeating: 0, count: 32)
             secret = SecureBytes(count: 64) { sk in
-                _ = pk.withUnsafeMutableBufferPointer { crypto_sign_keypair($0.baseAddress!, sk.bindMemory(to: UInt8.self).baseAddress!) }
+                _ = pk.withUnsafeMutableBufferPointer {
+                    crypto_sign_keypair($0.baseAddress!, sk.bindMemory(to: UInt8.self).baseAddress!)
+                }
             }
             publicKey = try! PublicKey(rawRepresentation: pk)
         }
@@ -83,7 +88,11 @@ public enum Ed25519 {
             secret = SecureBytes(count: 64) { sk in
                 seed.withUnsafeBytes { s in
                     _ = pk.withUnsafeMutableBufferPointer {
-                        crypto_sign_seed_keypair($0.baseAddress!, sk.bindMemory(to: UInt8.self).baseAddress!, s.bindMemory(to: UInt8.self).baseAddress!)
+                        crypto_sign_seed_keypair(
+                            $0.baseAddress!,
+                            sk.bindMemory(to: UInt8.self).baseAddress!,
+                            s.bindMemory(to: UInt8.self).baseAddress!
+                        )
                     }
                 }
             }
@@ -102,8 +111,10 @@ public enum Ed25519 {
                 secret.withUnsafeBytes { sk in
                     _ = sig.withUnsafeMutableBufferPointer {
                         crypto_sign_detached(
-                            $0.baseAddress!, nil,
-                            msg.bindMemory(to: UInt8.self).baseAddress, UInt64(msg.count),
+                            $0.baseAddress!,
+                            nil,
+                            msg.bindMemory(to: UInt8.self).baseAddress,
+                            UInt64(msg.count),
                             sk.bindMemory(to: UInt8.self).baseAddress!
                         )
                     }
@@ -116,7 +127,10 @@ public enum Ed25519 {
         public func x25519() -> X25519.PrivateKey {
             let scalar = SecureBytes(count: 32) { out in
                 secret.withUnsafeBytes { sk in
-                    _ = crypto_sign_ed25519_sk_to_curve25519(out.bindMemory(to: UInt8.self).baseAddress!, sk.bindMemory(to: UInt8.self).baseAddress!)
+                    _ = crypto_sign_ed25519_sk_to_curve25519(
+                        out.bindMemory(to: UInt8.self).baseAddress!,
+                        sk.bindMemory(to: UInt8.self).baseAddress!
+                    )
                 }
             }
             return X25519.PrivateKey(secret: scalar)

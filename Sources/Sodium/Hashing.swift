@@ -1,5 +1,5 @@
-import Foundation
 internal import CSodium
+import Foundation
 
 /// BLAKE2b (libsodium `crypto_generichash`).
 public enum Blake2b {
@@ -10,13 +10,24 @@ public enum Blake2b {
         key: [UInt8]? = nil
     ) throws(SodiumError) -> [UInt8] {
         Sodium.ensureInitialized()
-        guard (16...64).contains(outputLength) else { throw .invalidParameter("BLAKE2b output length \(outputLength) (16 to 64)") }
-        if let key, !(16...64).contains(key.count) { throw .invalidParameter("BLAKE2b key length \(key.count) (16 to 64)") }
+        guard (16...64).contains(outputLength) else {
+            throw .invalidParameter("BLAKE2b output length \(outputLength) (16 to 64)")
+        }
+        if let key, !(16...64).contains(key.count) {
+            throw .invalidParameter("BLAKE2b key length \(key.count) (16 to 64)")
+        }
         var out = [UInt8](repeating: 0, count: outputLength)
         data.withUnsafeBytes { d in
             _ = out.withUnsafeMutableBufferPointer { o in
                 (key ?? []).withUnsafeBufferPointer { k in
-                    crypto_generichash(o.baseAddress!, outputLength, d.bindMemory(to: UInt8.self).baseAddress, UInt64(d.count), k.baseAddress, k.count)
+                    crypto_generichash(
+                        o.baseAddress!,
+                        outputLength,
+                        d.bindMemory(to: UInt8.self).baseAddress,
+                        UInt64(d.count),
+                        k.baseAddress,
+                        k.count
+                    )
                 }
             }
         }
@@ -50,7 +61,9 @@ public enum HMACSHA256 {
     }
 
     /// Constant-time check of a MAC.
-    public static func verify(_ mac: some ContiguousBytes, for message: some ContiguousBytes, key: some ContiguousBytes) -> Bool {
+    public static func verify(_ mac: some ContiguousBytes, for message: some ContiguousBytes, key: some ContiguousBytes)
+        -> Bool
+    {
         Sodium.constantTimeEqual(authenticate(message, key: key), mac)
     }
 }

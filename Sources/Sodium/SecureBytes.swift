@@ -1,5 +1,5 @@
-import Foundation
 internal import CSodium
+import Foundation
 
 /// Secret bytes (keys, seeds, shared secrets) that are wiped with `sodium_memzero` when the last
 /// reference goes away and never appear in `description` or logs.
@@ -70,4 +70,3 @@ extension SecureBytes: Equatable {
         lhs.withUnsafeBytes { a in rhs.withUnsafeBytes { b in Sodium.constantTimeEqual(a, b) } }
     }
 }
-

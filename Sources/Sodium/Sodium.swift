@@ -1,5 +1,5 @@
-import Foundation
 internal import CSodium
+import Foundation
 
 /// libsodium, initialised once for the process.
 ///
@@ -23,7 +23,8 @@ public enum Sodium {
         ensureInitialized()
         return a.withUnsafeBytes { pa in
             b.withUnsafeBytes { pb in
-                pa.count == pb.count && (pa.count == 0 || sodium_memcmp(pa.baseAddress!, pb.baseAddress!, pa.count) == 0)
+                pa.count == pb.count
+                    && (pa.count == 0 || sodium_memcmp(pa.baseAddress!, pb.baseAddress!, pa.count) == 0)
             }
         }
     }

@@ -1,5 +1,5 @@
-import Foundation
 internal import CSodium
+import Foundation
 
 /// X25519 key agreement (libsodium `crypto_scalarmult`), for Noise handshakes.
 public enum X25519 {
@@ -7,7 +7,9 @@ public enum X25519 {
         public let rawRepresentation: [UInt8]
 
         public init(rawRepresentation bytes: [UInt8]) throws(SodiumError) {
-            guard bytes.count == 32 else { throw .invalidLength(what: "X25519 public key", length: bytes.count, expected: 32) }
+            guard bytes.count == 32 else {
+                throw .invalidLength(what: "X25519 public key", length: bytes.count, expected: 32)
+            }
             rawRepresentation = bytes
         }
     }
@@ -33,7 +35,9 @@ public enum X25519 {
             self.secret = secret
             var pk = [UInt8](repeating: 0, count: 32)
             secret.withUnsafeBytes { sk in
-                _ = pk.withUnsafeMutableBufferPointer { crypto_scalarmult_base($0.baseAddress!, sk.bindMemory(to: UInt8.self).baseAddress!) }
+                _ = pk.withUnsafeMutableBufferPointer {
+                    crypto_scalarmult_base($0.baseAddress!, sk.bindMemory(to: UInt8.self).baseAddress!)
+                }
             }
             publicKey = try! PublicKey(rawRepresentation: pk)
         }
@@ -46,9 +50,12 @@ public enum X25519 {
             let shared = SecureBytes(count: 32) { out in
                 secret.withUnsafeBytes { sk in
                     peer.rawRepresentation.withUnsafeBufferPointer { pk in
-                        failed = crypto_scalarmult(
-                            out.bindMemory(to: UInt8.self).baseAddress!, sk.bindMemory(to: UInt8.self).baseAddress!, pk.baseAddress!
-                        ) != 0
+                        failed =
+                            crypto_scalarmult(
+                                out.bindMemory(to: UInt8.self).baseAddress!,
+                                sk.bindMemory(to: UInt8.self).baseAddress!,
+                                pk.baseAddress!
+                            ) != 0
                     }
                 }
             }

@@ -124,7 +124,9 @@ public final class Blockstore: Sendable {
 
     private func stats() throws(StoreError) -> (count: UInt64, size: UInt64) {
         guard let value = try meta.get(Blockstore.statsKey) else { return (0, 0) }
-        guard value.count == 16 else { throw .invalidValue(key: "/meta/blocks", reason: "expected 16 bytes, found \(value.count)") }
+        guard value.count == 16 else {
+            throw .invalidValue(key: "/meta/blocks", reason: "expected 16 bytes, found \(value.count)")
+        }
         func read(_ offset: Int) -> UInt64 { value[offset..<offset + 8].reduce(0) { $0 << 8 | UInt64($1) } }
         return (read(0), read(8))
     }

@@ -1,6 +1,6 @@
+internal import CLevelDB
 import Foundation
 import Synchronization
-internal import CLevelDB
 
 /// A LevelDB database with snappy compression: the node's one datastore.
 ///
@@ -127,14 +127,21 @@ public final class Database: @unchecked Sendable {
             let total = prefix.count + key.count
             let value = withUnsafeTemporaryAllocation(of: CChar.self, capacity: max(total, 1)) { joined in
                 prefix.withUnsafeBytes { UnsafeMutableRawBufferPointer(joined).copyMemory(from: $0) }
-                key.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(joined)[prefix.count...]).copyMemory(from: $0) }
+                key.withUnsafeBytes {
+                    UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(joined)[prefix.count...])
+                        .copyMemory(from: $0)
+                }
                 return leveldb_get(db, opts, joined.baseAddress, total, &length, &error)
             }
             try check(error)
             guard let value else { return nil }
             defer { leveldb_free(value) }
             return [UInt8](unsafeUninitializedCapacity: length) { out, count in
-                if length > 0 { UnsafeMutableRawBufferPointer(out).copyMemory(from: UnsafeRawBufferPointer(start: value, count: length)) }
+                if length > 0 {
+                    UnsafeMutableRawBufferPointer(out).copyMemory(
+                        from: UnsafeRawBufferPointer(start: value, count: length)
+                    )
+                }
                 count = length
             }
         }
@@ -150,7 +157,10 @@ public final class Database: @unchecked Sendable {
             let total = prefix.count + key.count
             let value = withUnsafeTemporaryAllocation(of: CChar.self, capacity: max(total, 1)) { joined in
                 prefix.withUnsafeBytes { UnsafeMutableRawBufferPointer(joined).copyMemory(from: $0) }
-                key.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(joined)[prefix.count...]).copyMemory(from: $0) }
+                key.withUnsafeBytes {
+                    UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(joined)[prefix.count...])
+                        .copyMemory(from: $0)
+                }
                 return leveldb_get(db, opts, joined.baseAddress, total, &length, &error)
             }
             try check(error)
@@ -198,7 +208,9 @@ public final class Database: @unchecked Sendable {
                     }
                 case .delete(let key):
                     key.withUnsafeBufferPointer { k in
-                        k.withMemoryRebound(to: CChar.self) { leveldb_writebatch_delete(handle, $0.baseAddress, k.count) }
+                        k.withMemoryRebound(to: CChar.self) {
+                            leveldb_writebatch_delete(handle, $0.baseAddress, k.count)
+                        }
                     }
                 }
             }

@@ -52,7 +52,9 @@ public struct Keyspace: Sendable {
 
     /// Entries of this keyspace whose key (without the keyspace prefix) starts with `prefix`, in
     /// byte order; the yielded keys have the keyspace prefix removed.
-    public func scan(prefix sub: [UInt8] = [], snapshot: Snapshot? = nil) throws(StoreError) -> [(key: [UInt8], value: [UInt8])] {
+    public func scan(prefix sub: [UInt8] = [], snapshot: Snapshot? = nil) throws(StoreError) -> [(
+        key: [UInt8], value: [UInt8]
+    )] {
         let iterator = try database.scan(prefix: prefix + sub, snapshot: snapshot)
         var out: [(key: [UInt8], value: [UInt8])] = []
         while let (key, value) = iterator.next() {
@@ -63,7 +65,9 @@ public struct Keyspace: Sendable {
     }
 
     /// Visits entries one at a time without collecting them (for keyspaces too large for memory).
-    public func forEach(prefix sub: [UInt8] = [], snapshot: Snapshot? = nil, _ body: ([UInt8], [UInt8]) throws -> Bool) throws {
+    public func forEach(prefix sub: [UInt8] = [], snapshot: Snapshot? = nil, _ body: ([UInt8], [UInt8]) throws -> Bool)
+        throws
+    {
         let iterator = try database.scan(prefix: prefix + sub, snapshot: snapshot)
         while let (key, value) = iterator.next() {
             guard try body(Array(key.dropFirst(prefix.count)), value) else { break }

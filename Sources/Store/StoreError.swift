@@ -40,7 +40,8 @@ public enum StoreError: Error, CustomStringConvertible, Hashable, Sendable {
 
     /// Maps a LevelDB status message to a case.
     static func from(leveldb message: String, path: String) -> StoreError {
-        if message.contains("lock") && (message.contains("temporarily unavailable") || message.contains("already held")) {
+        if message.contains("lock") && (message.contains("temporarily unavailable") || message.contains("already held"))
+        {
             return .locked(path: path)
         }
         if message.contains("does not exist") { return .notFound(path: path) }

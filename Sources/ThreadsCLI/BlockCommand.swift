@@ -39,7 +39,9 @@ struct BlockCommand: ParsableCommand {
             // holding all of it in memory.
             let bytes = [UInt8]((try? FileHandle.standardInput.read(upToCount: BlockLimits.maxBlockSize + 1)) ?? Data())
             guard bytes.count <= BlockLimits.maxBlockSize else {
-                throw CLIError("input is larger than \(BlockLimits.maxBlockSize) bytes, the largest block the network carries")
+                throw CLIError(
+                    "input is larger than \(BlockLimits.maxBlockSize) bytes, the largest block the network carries"
+                )
             }
             if code == Multicodec.dagCBOR {
                 do { _ = try DagCBOR.decode(bytes) } catch { throw CLIError("input is not valid DAG-CBOR: \(error)") }
@@ -67,7 +69,9 @@ struct BlockCommand: ParsableCommand {
             let id = try parseCID(cid)
             let repo = try repoOptions.open()
             let data: Data?
-            do { data = try repo.blockstore.getData(id, verify: true) } catch { throw CLIError("reading block \(id): \(error)") }
+            do { data = try repo.blockstore.getData(id, verify: true) } catch {
+                throw CLIError("reading block \(id): \(error)")
+            }
             guard let data else { throw CLIError("block \(id) not found in \(repo.path)") }
             FileHandle.standardOutput.write(data)
         }

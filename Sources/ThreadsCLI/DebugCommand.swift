@@ -48,7 +48,15 @@ struct DebugCommand: ParsableCommand {
                             word >>= 8
                         }
                     }
-                    blocks.append(Block(unchecked: CID.v1(codec: Multicodec.raw, multihash: try Multihash.hash(bytes, using: .sha2_256)), bytes: bytes))
+                    blocks.append(
+                        Block(
+                            unchecked: CID.v1(
+                                codec: Multicodec.raw,
+                                multihash: try Multihash.hash(bytes, using: .sha2_256)
+                            ),
+                            bytes: bytes
+                        )
+                    )
                 }
                 do {
                     try repo.blockstore.put(blocks, sync: true)

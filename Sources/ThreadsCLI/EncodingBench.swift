@@ -1,8 +1,8 @@
 import ArgumentParser
+internal import CSodium
 import Crypto
 import DagCBOR
 import Multiformats
-internal import CSodium
 
 /// `threads bench encoding`: CID, multihash and DAG-CBOR throughput.
 ///
@@ -37,9 +37,18 @@ struct EncodingBench: ParsableCommand {
         let binary = cid.bytes
 
         var table = BenchTable(header: ["CID", "ops/s"])
-        table.add("parse CIDv1 base32 string", formatRate(runner.opsPerSecond { blackHole(try? CID(v1String)) }, decimals: 0))
-        table.add("parse CIDv0 base58btc string", formatRate(runner.opsPerSecond { blackHole(try? CID(v0String)) }, decimals: 0))
-        table.add("parse CIDv1 binary", formatRate(runner.opsPerSecond { blackHole(try? CID(bytes: binary)) }, decimals: 0))
+        table.add(
+            "parse CIDv1 base32 string",
+            formatRate(runner.opsPerSecond { blackHole(try? CID(v1String)) }, decimals: 0)
+        )
+        table.add(
+            "parse CIDv0 base58btc string",
+            formatRate(runner.opsPerSecond { blackHole(try? CID(v0String)) }, decimals: 0)
+        )
+        table.add(
+            "parse CIDv1 binary",
+            formatRate(runner.opsPerSecond { blackHole(try? CID(bytes: binary)) }, decimals: 0)
+        )
         table.add("print CIDv1 base32", formatRate(runner.opsPerSecond { blackHole(cid.description) }, decimals: 0))
         table.add(
             "print CIDv1 base58btc",

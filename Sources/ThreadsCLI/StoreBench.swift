@@ -1,11 +1,11 @@
 import ArgumentParser
+internal import CLevelDB
+internal import CSodium
 import DagCBOR
 import Foundation
 import Multiformats
 import Sodium
 import Store
-internal import CLevelDB
-internal import CSodium
 
 /// `threads bench store`: the Swift layers next to the C libraries they wrap, on the same data in
 /// the same run. Blockstore vs raw LevelDB C API; Ed25519 and AEAD vs libsodium called directly.
@@ -26,7 +26,9 @@ struct StoreBench: ParsableCommand {
         let root = base + "/threads-bench-\(getpid())"
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: root) }
-        print("threads bench store: best of \(options.rounds) rounds of >= \(options.roundMilliseconds) ms; libsodium \(Sodium.version)")
+        print(
+            "threads bench store: best of \(options.rounds) rounds of >= \(options.roundMilliseconds) ms; libsodium \(Sodium.version)"
+        )
         print("")
         try storeFigures(runner, root: root)
         print("")
@@ -44,7 +46,10 @@ struct StoreBench: ParsableCommand {
             let count = size == 1024 ? 5_000 : 100
             let blocks: [Block] = try (0..<count).map { _ in
                 let bytes = (0..<size).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
-                return Block(unchecked: CID.v1(codec: Multicodec.raw, multihash: try Multihash.hash(bytes, using: .sha2_256)), bytes: bytes)
+                return Block(
+                    unchecked: CID.v1(codec: Multicodec.raw, multihash: try Multihash.hash(bytes, using: .sha2_256)),
+                    bytes: bytes
+                )
             }
             let keys = blocks.map { Array(Keyspace.blocks.utf8) + $0.cid.bytes }
 
@@ -57,7 +62,9 @@ struct StoreBench: ParsableCommand {
                     let db = try! Database(path: "\(root)/swift-\(size)-\(batched)-\(round)")
                     let store = Blockstore(database: db)
                     if batched {
-                        for chunk in stride(from: 0, to: count, by: 64) { try! store.put(Array(blocks[chunk..<min(chunk + 64, count)])) }
+                        for chunk in stride(from: 0, to: count, by: 64) {
+                            try! store.put(Array(blocks[chunk..<min(chunk + 64, count)]))
+                        }
                     } else {
                         for block in blocks { try! store.put(block) }
                     }
@@ -68,14 +75,22 @@ struct StoreBench: ParsableCommand {
                     let raw = RawLevelDB(path: "\(root)/raw-\(size)-\(batched)-\(round)")
                     if batched {
                         for chunk in stride(from: 0, to: count, by: 64) {
-                            raw.writeBatch(keys: keys[chunk..<min(chunk + 64, count)], values: blocks[chunk..<min(chunk + 64, count)].map(\.bytes))
+                            raw.writeBatch(
+                                keys: keys[chunk..<min(chunk + 64, count)],
+                                values: blocks[chunk..<min(chunk + 64, count)].map(\.bytes)
+                            )
                         }
                     } else {
                         for (key, block) in zip(keys, blocks) { raw.put(key, block.bytes) }
                     }
                     raw.close()
                 }
-                table.add("\(label) put, \(mode) (MB/s)", formatRate(swiftPut), formatRate(rawPut), formatPercent(swiftPut / rawPut))
+                table.add(
+                    "\(label) put, \(mode) (MB/s)",
+                    formatRate(swiftPut),
+                    formatRate(rawPut),
+                    formatPercent(swiftPut / rawPut)
+                )
             }
 
             // Reads from one populated database through both paths.
@@ -102,9 +117,24 @@ struct StoreBench: ParsableCommand {
                 for key in keys { blackHole(raw.get(key)) }
             }
             raw.close()
-            table.add("\(label) get as [UInt8], one copy (MB/s)", formatRate(swiftGet), formatRate(rawGet), formatPercent(swiftGet / rawGet))
-            table.add("\(label) getData, no copy (MB/s)", formatRate(swiftData), formatRate(rawGet), formatPercent(swiftData / rawGet))
-            table.add("\(label) get + verify hash (MB/s)", formatRate(swiftVerified), formatRate(rawGet), formatPercent(swiftVerified / rawGet))
+            table.add(
+                "\(label) get as [UInt8], one copy (MB/s)",
+                formatRate(swiftGet),
+                formatRate(rawGet),
+                formatPercent(swiftGet / rawGet)
+            )
+            table.add(
+                "\(label) getData, no copy (MB/s)",
+                formatRate(swiftData),
+                formatRate(rawGet),
+                formatPercent(swiftData / rawGet)
+            )
+            table.add(
+                "\(label) get + verify hash (MB/s)",
+                formatRate(swiftVerified),
+                formatRate(rawGet),
+                formatPercent(swiftVerified / rawGet)
+            )
         }
         print(table.render())
     }
@@ -126,12 +156,22 @@ struct StoreBench: ParsableCommand {
             _ = crypto_sign_detached(&rawSignature, nil, message, UInt64(message.count), rawSecret)
             blackHole(rawSignature)
         }
-        table.add("Ed25519 sign, 256 B (ops/s)", formatRate(sign, decimals: 0), formatRate(rawSign, decimals: 0), formatPercent(sign / rawSign))
+        table.add(
+            "Ed25519 sign, 256 B (ops/s)",
+            formatRate(sign, decimals: 0),
+            formatRate(rawSign, decimals: 0),
+            formatPercent(sign / rawSign)
+        )
         let verify = runner.opsPerSecond { blackHole(key.publicKey.isValidSignature(signature, for: message)) }
         let rawVerify = runner.opsPerSecond {
             blackHole(crypto_sign_verify_detached(rawSignature, message, UInt64(message.count), rawPublic))
         }
-        table.add("Ed25519 verify, 256 B (ops/s)", formatRate(verify, decimals: 0), formatRate(rawVerify, decimals: 0), formatPercent(verify / rawVerify))
+        table.add(
+            "Ed25519 verify, 256 B (ops/s)",
+            formatRate(verify, decimals: 0),
+            formatRate(rawVerify, decimals: 0),
+            formatPercent(verify / rawVerify)
+        )
 
         let symmetric = SymmetricKey()
         let rawKey = symmetric.withUnsafeBytes { Array($0) }
@@ -147,19 +187,49 @@ struct StoreBench: ParsableCommand {
             }
             let rawSeal = runner.megabytesPerSecond(bytesPerCall: size) {
                 var buffer = [UInt8](repeating: 0, count: size + 16)
-                _ = crypto_aead_xchacha20poly1305_ietf_encrypt(&buffer, &outLength, plaintext, UInt64(size), nil, 0, nil, nonce, rawKey)
+                _ = crypto_aead_xchacha20poly1305_ietf_encrypt(
+                    &buffer,
+                    &outLength,
+                    plaintext,
+                    UInt64(size),
+                    nil,
+                    0,
+                    nil,
+                    nonce,
+                    rawKey
+                )
                 blackHole(buffer)
             }
-            table.add("XChaCha20-Poly1305 seal \(label) (MB/s)", formatRate(seal), formatRate(rawSeal), formatPercent(seal / rawSeal))
+            table.add(
+                "XChaCha20-Poly1305 seal \(label) (MB/s)",
+                formatRate(seal),
+                formatRate(rawSeal),
+                formatPercent(seal / rawSeal)
+            )
             let open = runner.megabytesPerSecond(bytesPerCall: size) {
                 blackHole(try! AEADAlgorithm.xchacha20poly1305.open(sealed, key: symmetric, nonce: nonce))
             }
             let rawOpen = runner.megabytesPerSecond(bytesPerCall: size) {
                 var buffer = [UInt8](repeating: 0, count: size)
-                _ = crypto_aead_xchacha20poly1305_ietf_decrypt(&buffer, &outLength, nil, sealed, UInt64(sealed.count), nil, 0, nonce, rawKey)
+                _ = crypto_aead_xchacha20poly1305_ietf_decrypt(
+                    &buffer,
+                    &outLength,
+                    nil,
+                    sealed,
+                    UInt64(sealed.count),
+                    nil,
+                    0,
+                    nonce,
+                    rawKey
+                )
                 blackHole(buffer)
             }
-            table.add("XChaCha20-Poly1305 open \(label) (MB/s)", formatRate(open), formatRate(rawOpen), formatPercent(open / rawOpen))
+            table.add(
+                "XChaCha20-Poly1305 open \(label) (MB/s)",
+                formatRate(open),
+                formatRate(rawOpen),
+                formatPercent(open / rawOpen)
+            )
             blackHole(out.withUnsafeMutableBytes { $0.count })
             out = []
         }
@@ -195,8 +265,15 @@ final class RawLevelDB {
         var error: UnsafeMutablePointer<CChar>? = nil
         key.withUnsafeBytes { k in
             value.withUnsafeBytes { v in
-                leveldb_put(db, writeOptions, k.baseAddress!.assumingMemoryBound(to: CChar.self), k.count,
-                            v.baseAddress!.assumingMemoryBound(to: CChar.self), v.count, &error)
+                leveldb_put(
+                    db,
+                    writeOptions,
+                    k.baseAddress!.assumingMemoryBound(to: CChar.self),
+                    k.count,
+                    v.baseAddress!.assumingMemoryBound(to: CChar.self),
+                    v.count,
+                    &error
+                )
             }
         }
     }
@@ -206,8 +283,13 @@ final class RawLevelDB {
         for (key, value) in zip(keys, values) {
             key.withUnsafeBytes { k in
                 value.withUnsafeBytes { v in
-                    leveldb_writebatch_put(batch, k.baseAddress!.assumingMemoryBound(to: CChar.self), k.count,
-                                           v.baseAddress!.assumingMemoryBound(to: CChar.self), v.count)
+                    leveldb_writebatch_put(
+                        batch,
+                        k.baseAddress!.assumingMemoryBound(to: CChar.self),
+                        k.count,
+                        v.baseAddress!.assumingMemoryBound(to: CChar.self),
+                        v.count
+                    )
                 }
             }
         }

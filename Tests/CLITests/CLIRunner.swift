@@ -12,7 +12,8 @@ struct CLIRunner {
 
     /// The `threads` binary sits next to the test bundle in SwiftPM's bin directory.
     static let executable: URL = {
-        let selfPath = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+        let selfPath =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
             ?? CommandLine.arguments[0]
         var dir = URL(fileURLWithPath: selfPath).deletingLastPathComponent()
         // On macOS the test binary lives inside an .xctest bundle three levels down.

@@ -8,7 +8,8 @@ import Testing
 /// present and intact afterwards, and the repo must open cleanly every time.
 @Suite struct CrashSafetyTests {
     @Test func acknowledgedBlocksSurviveSIGKILL() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("threads-crash-\(UUID().uuidString)").path
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("threads-crash-\(UUID().uuidString)")
+            .path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let initResult = try CLIRunner.run(["init", "--repo", dir])
         try #require(initResult.status == 0, "\(initResult.stderr)")
@@ -19,7 +20,9 @@ import Testing
         for round in 0..<rounds {
             let process = Process()
             process.executableURL = CLIRunner.executable
-            process.arguments = ["debug", "write-blocks", "--repo", dir, "--seed", String(round + 1), "--max-size", "32768"]
+            process.arguments = [
+                "debug", "write-blocks", "--repo", dir, "--seed", String(round + 1), "--max-size", "32768",
+            ]
             let output = Pipe()
             process.standardOutput = output
             process.standardError = FileHandle.nullDevice

@@ -44,7 +44,8 @@ import Testing
     func malformedInputFailsWithOneLine(input: String, codec: String) throws {
         let result = try CLIRunner.run(
             ["dag", "put", "--input-codec", codec, "--only-hash"],
-            stdin: codec == "dag-cbor" ? input.unicodeScalars.map { UInt8(truncatingIfNeeded: $0.value) } : Array(input.utf8)
+            stdin: codec == "dag-cbor"
+                ? input.unicodeScalars.map { UInt8(truncatingIfNeeded: $0.value) } : Array(input.utf8)
         )
         #expect(!result.crashed)
         #expect(result.status != 0)
@@ -70,7 +71,10 @@ import Testing
         let badHash = try CLIRunner.run(["dag", "put", "--hash", "md5", "--only-hash"], stdin: Array("{}".utf8))
         #expect(badHash.status != 0)
         #expect(badHash.stderr.contains("md5"))
-        let badCodec = try CLIRunner.run(["dag", "put", "--input-codec", "xml", "--only-hash"], stdin: Array("{}".utf8))
+        let badCodec = try CLIRunner.run(
+            ["dag", "put", "--input-codec", "xml", "--only-hash"],
+            stdin: Array("{}".utf8)
+        )
         #expect(badCodec.status != 0)
         #expect(badCodec.stderr.contains("xml"))
     }

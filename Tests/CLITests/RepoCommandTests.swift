@@ -50,25 +50,39 @@ import Testing
             #expect(missing.status != 0)
             #expect(missing.stderr.contains("not found"), "\(missing.stderr)")
         }
-        let cbor = try CLIRunner.run(["block", "put", "--codec", "dag-cbor", "--repo", repo.path], stdin: [0xa1, 0x61, 0x61, 0x01])
+        let cbor = try CLIRunner.run(
+            ["block", "put", "--codec", "dag-cbor", "--repo", repo.path],
+            stdin: [0xa1, 0x61, 0x61, 0x01]
+        )
         #expect(cbor.trimmedStdout.hasPrefix("bafyrei"))
-        let notCBOR = try CLIRunner.run(["block", "put", "--codec", "dag-cbor", "--repo", repo.path], stdin: [0xa1, 0x61])
+        let notCBOR = try CLIRunner.run(
+            ["block", "put", "--codec", "dag-cbor", "--repo", repo.path],
+            stdin: [0xa1, 0x61]
+        )
         #expect(notCBOR.status != 0)
     }
 
     @Test func dagPutStoresAndGetReturnsBothCodecs() throws {
         let repo = try Self.initialised()
-        let json = #"{"n":[1,2.5,{"/":"bafkreicysg23kiwv34eg2d7qweipxwosdo2py4ldv42nbauguluen5v6am"}],"name":"threads"}"#
+        let json =
+            #"{"n":[1,2.5,{"/":"bafkreicysg23kiwv34eg2d7qweipxwosdo2py4ldv42nbauguluen5v6am"}],"name":"threads"}"#
         let put = try CLIRunner.run(["dag", "put", "--repo", repo.path], stdin: Array(json.utf8))
         #expect(put.status == 0, "\(put.stderr)")
         let onlyHash = try CLIRunner.run(["dag", "put", "--only-hash"], stdin: Array(json.utf8))
         #expect(onlyHash.trimmedStdout == put.trimmedStdout)
         let back = try CLIRunner.run(["dag", "get", put.trimmedStdout, "--repo", repo.path])
         #expect(back.trimmedStdout == json)  // already canonical: keys sorted, no spaces
-        let asCBOR = try CLIRunner.run(["dag", "get", put.trimmedStdout, "--output-codec", "dag-cbor", "--repo", repo.path])
-        let rehash = try CLIRunner.run(["dag", "put", "--input-codec", "dag-cbor", "--only-hash"], stdin: asCBOR.stdoutBytes)
+        let asCBOR = try CLIRunner.run([
+            "dag", "get", put.trimmedStdout, "--output-codec", "dag-cbor", "--repo", repo.path,
+        ])
+        let rehash = try CLIRunner.run(
+            ["dag", "put", "--input-codec", "dag-cbor", "--only-hash"],
+            stdin: asCBOR.stdoutBytes
+        )
         #expect(rehash.trimmedStdout == put.trimmedStdout)
-        let missing = try CLIRunner.run(["dag", "get", "bafyreidykglsfhoixmivffc5uwhcgshx4j465xwqntbmu43nb2dzqwfvae", "--repo", repo.path])
+        let missing = try CLIRunner.run([
+            "dag", "get", "bafyreidykglsfhoixmivffc5uwhcgshx4j465xwqntbmu43nb2dzqwfvae", "--repo", repo.path,
+        ])
         #expect(missing.status != 0 && missing.stderr.contains("not found"))
     }
 
@@ -90,7 +104,9 @@ import Testing
         let repo = try Self.initialised()
         var cids: [String] = []
         for text in ["one", "two", "three"] {
-            cids.append(try CLIRunner.run(["block", "put", "--repo", repo.path], stdin: Array(text.utf8)).trimmedStdout)
+            cids.append(
+                try CLIRunner.run(["block", "put", "--repo", repo.path], stdin: Array(text.utf8)).trimmedStdout
+            )
         }
         let script = """
             import sys, plyvel
@@ -110,9 +126,11 @@ import Testing
         var found: [String: String] = [:]
         for line in text.split(separator: "\n") {
             let parts = line.split(separator: " ")
-            let cid = try CID(bytes: (0..<parts[0].count / 2).map { i in
-                UInt8(parts[0].dropFirst(i * 2).prefix(2), radix: 16)!
-            })
+            let cid = try CID(
+                bytes: (0..<parts[0].count / 2).map { i in
+                    UInt8(parts[0].dropFirst(i * 2).prefix(2), radix: 16)!
+                }
+            )
             found[cid.description] = String(parts[1])
         }
         #expect(found == [cids[0]: "one", cids[1]: "two", cids[2]: "three"])

@@ -24,9 +24,14 @@ import Testing
     static func sample(prev: CID?) throws -> Record {
         let link = CID.v1(codec: Multicodec.dagCBOR, multihash: try Multihash.hash([1, 2, 3], using: .sha2_256))
         return Record(
-            prev: prev, block: link, sig: Data([9, 8, 7]),
+            prev: prev,
+            block: link,
+            sig: Data([9, 8, 7]),
             header: Header(key: [1, 2], time: -42, clock: [UInt64.max, 0]),
-            tags: ["a", "b"], score: 0.25, note: nil, extra: ["nested": [1, "two", nil]]
+            tags: ["a", "b"],
+            score: 0.25,
+            note: nil,
+            extra: ["nested": [1, "two", nil]]
         )
     }
 
@@ -55,6 +60,8 @@ import Testing
         let bytes = try DagCBOR.encode(["block": "not a link"])
         #expect(throws: DagCBORError.self) { try DagCBORDecoder().decode(Record.self, from: bytes) }
         #expect(throws: DagCBORError.self) { try IPLDDecoder().decode(UInt8.self, from: .integer(300)) }
-        #expect(throws: DagCBORError.self) { try IPLDDecoder().decode(Int.self, from: .integer(IPLDInteger(UInt64.max))) }
+        #expect(throws: DagCBORError.self) {
+            try IPLDDecoder().decode(Int.self, from: .integer(IPLDInteger(UInt64.max)))
+        }
     }
 }

@@ -99,7 +99,10 @@ import Testing
     @Test func dagJSONAcceptsWhitespaceAndAnyKeyOrder() throws {
         let value = try DagJSON.decode(Array(" {\n \"b\" : [1, 2.5, -3e2],\t\"a\": null } ".utf8))
         #expect(String(decoding: try DagJSON.encode(value), as: UTF8.self) == #"{"a":null,"b":[1,2.5,-300.0]}"#)
-        for bad in ["01", "1.", ".5", "-", "+1", "[1,]", "{\"a\":1,}", "\"\\x\"", "\"\u{1}\"", "tru", "[1 2]", "1e999", "\"\\ud800\""] {
+        for bad in [
+            "01", "1.", ".5", "-", "+1", "[1,]", "{\"a\":1,}", "\"\\x\"", "\"\u{1}\"", "tru", "[1 2]", "1e999",
+            "\"\\ud800\"",
+        ] {
             #expect(throws: DagCBORError.self, "\(bad)") { try DagJSON.decode(Array(bad.utf8)) }
         }
     }
@@ -107,7 +110,8 @@ import Testing
     @Test func floatFormatting() throws {
         let cases: [(Double, String)] = [
             (1, "1.0"), (-0.5, "-0.5"), (1e21, "1e+21"), (1e20, "100000000000000000000.0"), (1e-7, "1e-7"),
-            (0.000001, "0.000001"), (123.456, "123.456"), (Double.leastNonzeroMagnitude, "5e-324"), (1.7976931348623157e308, "1.7976931348623157e+308"),
+            (0.000001, "0.000001"), (123.456, "123.456"), (Double.leastNonzeroMagnitude, "5e-324"),
+            (1.7976931348623157e308, "1.7976931348623157e+308"),
             (0, "0.0"),
         ]
         for (value, text) in cases {

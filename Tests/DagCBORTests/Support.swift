@@ -68,7 +68,11 @@ extension SeededGenerator {
         case 5: return .bytes(bytes(below(40)))
         case 6:
             let mh = try! Multihash.hash(bytes(8), using: .sha2_256)
-            return .link(next() % 4 == 0 ? try! CID(version: 0, codec: Multicodec.dagPB, multihash: mh) : CID.v1(codec: Multicodec.dagCBOR, multihash: mh))
+            return .link(
+                next() % 4 == 0
+                    ? try! CID(version: 0, codec: Multicodec.dagPB, multihash: mh)
+                    : CID.v1(codec: Multicodec.dagCBOR, multihash: mh)
+            )
         case 7: return .list((0..<below(5)).map { _ in value(depth: depth - 1) })
         default:
             var entries: [String: IPLD] = [:]

@@ -34,8 +34,10 @@ import ThreadsTestKit
     }
 
     @Test func canonicalStringForm() throws {
-        #expect(try Multiaddr("/ipfs/QmcgpsyWgH8Y8ajJz1Cu72KnS5uo2Aa2LpzU7kinSupNKC").description
-            == "/p2p/QmcgpsyWgH8Y8ajJz1Cu72KnS5uo2Aa2LpzU7kinSupNKC")
+        #expect(
+            try Multiaddr("/ipfs/QmcgpsyWgH8Y8ajJz1Cu72KnS5uo2Aa2LpzU7kinSupNKC").description
+                == "/p2p/QmcgpsyWgH8Y8ajJz1Cu72KnS5uo2Aa2LpzU7kinSupNKC"
+        )
         #expect(try Multiaddr("/ip6/2001:DB8:0:0:0:0:0:1/tcp/4006").description == "/ip6/2001:db8::1/tcp/4006")
         #expect(try Multiaddr("/ip4/127.0.0.1/tcp/1234/").description == "/ip4/127.0.0.1/tcp/1234")
         #expect(try Multiaddr("/dns4/example.com/tcp/443").description == "/dns4/example.com/tcp/443")
@@ -46,7 +48,8 @@ import ThreadsTestKit
 
     @Test func threadComponent() throws {
         let id: [UInt8] = [0x01, 0x55] + [UInt8](repeating: 7, count: 32)
-        let text = "/ip4/192.0.2.7/tcp/4006/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA/thread/"
+        let text =
+            "/ip4/192.0.2.7/tcp/4006/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA/thread/"
             + Multibase.encode(id, as: .base32)
         let addr = try Multiaddr(text)
         #expect(addr.description == text)
@@ -55,8 +58,12 @@ import ThreadsTestKit
         #expect(try Multiaddr(bytes: addr.bytes) == addr)
         #expect(addr.peerID?.description == "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA")
         // Wrong variant, wrong length, and another base for the same ID.
-        #expect(throws: MultiformatsError.self) { try Multiaddr("/thread/" + Multibase.encode([0x01, 0x56] + id.dropFirst(2), as: .base32)) }
-        #expect(throws: MultiformatsError.self) { try Multiaddr("/thread/" + Multibase.encode(id.dropLast(), as: .base32)) }
+        #expect(throws: MultiformatsError.self) {
+            try Multiaddr("/thread/" + Multibase.encode([0x01, 0x56] + id.dropFirst(2), as: .base32))
+        }
+        #expect(throws: MultiformatsError.self) {
+            try Multiaddr("/thread/" + Multibase.encode(id.dropLast(), as: .base32))
+        }
         #expect(try Multiaddr("/thread/" + Multibase.encode(id, as: .base58btc)).components[0].value == id)
     }
 

@@ -32,7 +32,13 @@ import ThreadsTestKit
                 rest = rest.dropFirst()
             }
         }
-        return (input, lines.dropFirst().map { let (k, v) = field($0); return Row(base: k, encoded: v) })
+        return (
+            input,
+            lines.dropFirst().map {
+                let (k, v) = field($0)
+                return Row(base: k, encoded: v)
+            }
+        )
     }
 
     @Test(arguments: ["basic", "leading_zero", "two_leading_zeros"])
@@ -99,7 +105,9 @@ import ThreadsTestKit
 
     @Test func randomStringsNeverCrashTheDecoder() {
         var rng = SeededGenerator(seed: 3)
-        let alphabet = Array("fFbBkKzmu0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ+/=-_!é\u{0}".unicodeScalars)
+        let alphabet = Array(
+            "fFbBkKzmu0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ+/=-_!é\u{0}".unicodeScalars
+        )
         for _ in 0..<3000 {
             let length = Int(rng.next() % 40)
             var s = ""

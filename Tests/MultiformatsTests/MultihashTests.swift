@@ -53,11 +53,18 @@ import Testing
     }
 
     @Test func rejectsBadLengthsAndTrailingBytes() {
-        #expect(throws: MultiformatsError.self) { try Multihash(bytes: [0x12, 0x21] + [UInt8](repeating: 0, count: 33)) }
+        #expect(throws: MultiformatsError.self) {
+            try Multihash(bytes: [0x12, 0x21] + [UInt8](repeating: 0, count: 33))
+        }
         #expect(throws: MultiformatsError.self) { try Multihash(bytes: [0x12, 0x20, 0x00]) }
-        #expect(throws: MultiformatsError.trailingBytes(what: "multihash", offset: 3)) { try Multihash(bytes: [0x00, 0x01, 0xaa, 0xbb]) }
-        #expect(throws: MultiformatsError.self) { try Multihash(bytes: [0x00, 0xff, 0xff, 0x03]) }  // digest larger than the limit
-        #expect(throws: MultiformatsError.self) { try Multihash.hash([UInt8](repeating: 0, count: 5000), using: .identity) }
+        #expect(throws: MultiformatsError.trailingBytes(what: "multihash", offset: 3)) {
+            try Multihash(bytes: [0x00, 0x01, 0xaa, 0xbb])
+        }
+        // A digest larger than the limit.
+        #expect(throws: MultiformatsError.self) { try Multihash(bytes: [0x00, 0xff, 0xff, 0x03]) }
+        #expect(throws: MultiformatsError.self) {
+            try Multihash.hash([UInt8](repeating: 0, count: 5000), using: .identity)
+        }
     }
 
     @Test func carriesUnknownFunctions() throws {

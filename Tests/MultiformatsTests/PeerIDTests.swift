@@ -62,7 +62,8 @@ import Testing
         // A dag-pb CID, a non-key codec, a truncated ID, an empty string.
         for text in [
             "bafybeihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku", "", "12D3KooW",
-            "bafyreidykglsfhoixmivffc5uwhcgshx4j465xwqntbmu43nb2dzqwfvae", "QmxoHT6iViN5xAjoz1VZ553cL31U9F94ht3QvWR1FrEbZY",
+            "bafyreidykglsfhoixmivffc5uwhcgshx4j465xwqntbmu43nb2dzqwfvae",
+            "QmxoHT6iViN5xAjoz1VZ553cL31U9F94ht3QvWR1FrEbZY",
         ] {
             #expect(throws: MultiformatsError.self, "\(text)") { try PeerID(text) }
         }

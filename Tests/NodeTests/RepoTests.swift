@@ -117,7 +117,9 @@ import Testing
     @Test func configRoundTripsWithBootstrapPeers() throws {
         let peer = Ed25519.PrivateKey().publicKey.peerID
         var config = RepoConfig.defaults(for: peer)
-        config.bootstrap = [try Multiaddr("/ip4/192.0.2.1/tcp/4006/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA")]
+        config.bootstrap = [
+            try Multiaddr("/ip4/192.0.2.1/tcp/4006/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA")
+        ]
         let parsed = try RepoConfig.parse(config.serialized(), path: "config.json")
         #expect(parsed == config)
     }

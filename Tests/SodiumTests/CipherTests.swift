@@ -21,15 +21,26 @@ import Testing
         let key = SymmetricKey()
         let nonce = Random.bytes(count: algorithm.nonceLength)
         let sealed = try algorithm.seal(Array("secret body".utf8), key: key, nonce: nonce, associatedData: [1, 2])
-        #expect(throws: SodiumError.authenticationFailed) { try algorithm.open(sealed, key: SymmetricKey(), nonce: nonce, associatedData: [1, 2]) }
         #expect(throws: SodiumError.authenticationFailed) {
-            try algorithm.open(sealed, key: key, nonce: Random.bytes(count: algorithm.nonceLength), associatedData: [1, 2])
+            try algorithm.open(sealed, key: SymmetricKey(), nonce: nonce, associatedData: [1, 2])
         }
-        #expect(throws: SodiumError.authenticationFailed) { try algorithm.open(sealed, key: key, nonce: nonce, associatedData: [1, 3]) }
+        #expect(throws: SodiumError.authenticationFailed) {
+            try algorithm.open(
+                sealed,
+                key: key,
+                nonce: Random.bytes(count: algorithm.nonceLength),
+                associatedData: [1, 2]
+            )
+        }
+        #expect(throws: SodiumError.authenticationFailed) {
+            try algorithm.open(sealed, key: key, nonce: nonce, associatedData: [1, 3])
+        }
         for index in [0, sealed.count / 2, sealed.count - 1] {
             var tampered = sealed
             tampered[index] ^= 0x80
-            #expect(throws: SodiumError.authenticationFailed) { try algorithm.open(tampered, key: key, nonce: nonce, associatedData: [1, 2]) }
+            #expect(throws: SodiumError.authenticationFailed) {
+                try algorithm.open(tampered, key: key, nonce: nonce, associatedData: [1, 2])
+            }
         }
         #expect(throws: SodiumError.self) { try algorithm.open(Array(sealed.prefix(15)), key: key, nonce: nonce) }
         #expect(throws: SodiumError.self) { try algorithm.seal([1], key: key, nonce: [0, 1, 2]) }
@@ -50,7 +61,9 @@ import Testing
         let bob = X25519.PrivateKey()
         #expect(try alice.sharedSecret(with: bob.publicKey) == (try bob.sharedSecret(with: alice.publicKey)))
         // A low-order point (all zeros) yields an all-zero secret: rejected.
-        #expect(throws: SodiumError.weakSharedSecret) { try alice.sharedSecret(with: X25519.PublicKey(rawRepresentation: [UInt8](repeating: 0, count: 32))) }
+        #expect(throws: SodiumError.weakSharedSecret) {
+            try alice.sharedSecret(with: X25519.PublicKey(rawRepresentation: [UInt8](repeating: 0, count: 32)))
+        }
         // Ed25519 identities convert to X25519 keys that agree.
         let edA = Ed25519.PrivateKey()
         let edB = Ed25519.PrivateKey()

@@ -51,11 +51,17 @@ import Testing
         // RSA type, truncated, trailing field, empty.
         bytes[1] = 0
         #expect(throws: SodiumError.unsupportedKeyType(0)) { try Ed25519.PrivateKey(protobufBytes: bytes) }
-        #expect(throws: SodiumError.self) { try Ed25519.PrivateKey(protobufBytes: key.protobufBytes.unsafeCopy.dropLast()) }
-        #expect(throws: SodiumError.self) { try Ed25519.PrivateKey(protobufBytes: key.protobufBytes.unsafeCopy + [0x18, 0x01]) }
+        #expect(throws: SodiumError.self) {
+            try Ed25519.PrivateKey(protobufBytes: key.protobufBytes.unsafeCopy.dropLast())
+        }
+        #expect(throws: SodiumError.self) {
+            try Ed25519.PrivateKey(protobufBytes: key.protobufBytes.unsafeCopy + [0x18, 0x01])
+        }
         #expect(throws: SodiumError.self) { try Ed25519.PublicKey(protobufBytes: []) }
         for cut in 0..<36 {
-            #expect(throws: SodiumError.self) { try Ed25519.PublicKey(protobufBytes: Array(key.publicKey.protobufBytes.prefix(cut))) }
+            #expect(throws: SodiumError.self) {
+                try Ed25519.PublicKey(protobufBytes: Array(key.publicKey.protobufBytes.prefix(cut)))
+            }
         }
     }
 

@@ -52,7 +52,9 @@ import Testing
         try Keyspace(db, prefix: Keyspace.blocks).put(good.cid.bytes, bytes("tampered"))
         #expect(try store.get(good.cid) == bytes("tampered"))  // without verification: returned as stored
         #expect(throws: StoreError.corruptBlock(cid: good.cid.description)) { try store.get(good.cid, verify: true) }
-        #expect(throws: StoreError.corruptBlock(cid: good.cid.description)) { try store.getData(good.cid, verify: true) }
+        #expect(throws: StoreError.corruptBlock(cid: good.cid.description)) {
+            try store.getData(good.cid, verify: true)
+        }
     }
 
     @Test func countersSurviveReopen() throws {

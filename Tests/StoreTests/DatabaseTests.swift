@@ -126,7 +126,9 @@ import Testing
                 group.addTask {
                     for _ in 0..<2000 {
                         let snapshot = try db.snapshot()
-                        #expect(try space.get(bytes("a"), snapshot: snapshot) == space.get(bytes("b"), snapshot: snapshot))
+                        #expect(
+                            try space.get(bytes("a"), snapshot: snapshot) == space.get(bytes("b"), snapshot: snapshot)
+                        )
                     }
                 }
             }
