@@ -12,8 +12,9 @@ BIN           = $(shell $(SWIFT) build -c $(CONFIG) --show-bin-path)
 REPO         ?= $(CURDIR)/data/repo
 ARGS         ?=
 VENV         := $(CURDIR)/.venv
-# Independent implementations the interop tests compare against (PyPI): plyvel bundles its own LevelDB.
-PY_PACKAGES  := plyvel==1.5.1
+# Independent implementations the interop tests compare against (PyPI): plyvel bundles its own
+# LevelDB; noiseprotocol is a Noise Protocol Framework implementation.
+PY_PACKAGES  := plyvel==1.5.1 noiseprotocol==0.3.1
 
 .PHONY: all setup setup-python build build-tests run test lint format bench clean
 
@@ -33,7 +34,7 @@ setup:
 
 # A virtual environment with the Python packages the interop tests drive.
 setup-python:
-	@if ! $(VENV)/bin/python -c 'import plyvel' >/dev/null 2>&1; then \
+	@if ! $(VENV)/bin/python -c 'import plyvel, noise' >/dev/null 2>&1; then \
 	  echo "setup: creating $(VENV) with $(PY_PACKAGES)"; \
 	  python3 -m venv $(VENV) && $(VENV)/bin/pip install -q --disable-pip-version-check $(PY_PACKAGES); \
 	fi

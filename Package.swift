@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "DagCBOR", targets: ["DagCBOR"]),
         .library(name: "Sodium", targets: ["Sodium"]),
         .library(name: "Store", targets: ["Store"]),
+        .library(name: "Transport", targets: ["Transport"]),
         .library(name: "Node", targets: ["Node"]),
         .executable(name: "threads", targets: ["ThreadsCLI"]),
         .executable(name: "threadsd", targets: ["ThreadsDaemon"]),
@@ -39,6 +40,13 @@ let package = Package(
         .target(name: "DagCBOR", dependencies: ["Multiformats"]),
         .target(name: "Sodium", dependencies: ["CSodium", "Multiformats"]),
         .target(name: "Store", dependencies: ["CLevelDB", "Multiformats", "DagCBOR"]),
+        .target(
+            name: "Transport",
+            dependencies: [
+                "Multiformats", "Sodium",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .target(name: "Node", dependencies: ["Multiformats", "DagCBOR", "Sodium", "Store"]),
 
         .executableTarget(
@@ -63,6 +71,7 @@ let package = Package(
         .testTarget(name: "DagCBORTests", dependencies: ["DagCBOR", "Multiformats", "ThreadsTestKit"]),
         .testTarget(name: "SodiumTests", dependencies: ["Sodium", "Multiformats", "ThreadsTestKit"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Multiformats", "DagCBOR"]),
+        .testTarget(name: "TransportTests", dependencies: ["Transport", "Sodium", "Multiformats", "ThreadsTestKit"]),
         .testTarget(name: "NodeTests", dependencies: ["Node", "Sodium", "Store", "Multiformats"]),
         .testTarget(
             name: "CLITests",

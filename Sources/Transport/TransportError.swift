@@ -1,0 +1,38 @@
+import Multiformats
+
+/// Why a secure channel could not be set up or used.
+public enum TransportError: Error, CustomStringConvertible, Hashable, Sendable {
+    /// A handshake message of the wrong size or shape for its position in the XX pattern.
+    case malformedHandshake(message: Int, reason: String)
+    /// A handshake or transport message failed authentication (tampered, or wrong keys).
+    case decryptionFailed(stage: String)
+    /// The remote's libp2p handshake payload is missing, malformed, or its signature is wrong.
+    case invalidIdentity(reason: String)
+    /// The remote proved an identity other than the one dialled (`/p2p/<peer>` in the address).
+    case peerMismatch(expected: PeerID, actual: PeerID)
+    /// A call out of order (e.g. writing when a message must be read next).
+    case outOfOrder(String)
+    /// A transport message larger than a Noise message can carry.
+    case messageTooLarge(size: Int, limit: Int)
+    /// The cipher's nonce counter is used up; the connection must be closed.
+    case nonceExhausted
+
+    public var description: String {
+        switch self {
+        case .malformedHandshake(let message, let reason):
+            return "noise: malformed handshake message \(message + 1): \(reason)"
+        case .decryptionFailed(let stage):
+            return "noise: authentication failed in \(stage) (tampered data or wrong keys)"
+        case .invalidIdentity(let reason):
+            return "noise: the remote's identity proof is invalid: \(reason)"
+        case .peerMismatch(let expected, let actual):
+            return "noise: dialled \(expected) but the remote proved it is \(actual)"
+        case .outOfOrder(let what):
+            return "noise: \(what)"
+        case .messageTooLarge(let size, let limit):
+            return "noise: message of \(size) bytes exceeds the limit of \(limit)"
+        case .nonceExhausted:
+            return "noise: nonce space exhausted; the connection must be closed"
+        }
+    }
+}
