@@ -71,7 +71,12 @@ let package = Package(
         .testTarget(name: "DagCBORTests", dependencies: ["DagCBOR", "Multiformats", "ThreadsTestKit"]),
         .testTarget(name: "SodiumTests", dependencies: ["Sodium", "Multiformats", "ThreadsTestKit"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Multiformats", "DagCBOR"]),
-        .testTarget(name: "TransportTests", dependencies: ["Transport", "Sodium", "Multiformats", "ThreadsTestKit"]),
+        .testTarget(
+            name: "TransportTests",
+            dependencies: ["Transport", "Sodium", "Multiformats", "ThreadsTestKit"],
+            // The independent Noise peer the interop tests run with Python.
+            exclude: ["noise_peer.py"]
+        ),
         .testTarget(name: "NodeTests", dependencies: ["Node", "Sodium", "Store", "Multiformats"]),
         .testTarget(
             name: "CLITests",
