@@ -17,6 +17,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
         // C libraries from Debian, wrapped by Swift modules that import them internally.
@@ -45,6 +46,8 @@ let package = Package(
             dependencies: [
                 "Multiformats", "Sodium",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .target(name: "Node", dependencies: ["Multiformats", "DagCBOR", "Sodium", "Store"]),
@@ -73,7 +76,11 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store", "Multiformats", "DagCBOR"]),
         .testTarget(
             name: "TransportTests",
-            dependencies: ["Transport", "Sodium", "Multiformats", "ThreadsTestKit"],
+            dependencies: [
+                "Transport", "Sodium", "Multiformats", "ThreadsTestKit",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             // The independent Noise peer the interop tests run with Python.
             exclude: ["noise_peer.py"]
         ),

@@ -16,6 +16,8 @@ public enum TransportError: Error, CustomStringConvertible, Hashable, Sendable {
     case messageTooLarge(size: Int, limit: Int)
     /// The cipher's nonce counter is used up; the connection must be closed.
     case nonceExhausted
+    /// A multiaddr this transport cannot listen on or dial.
+    case unsupportedAddress(String)
 
     public var description: String {
         switch self {
@@ -33,6 +35,9 @@ public enum TransportError: Error, CustomStringConvertible, Hashable, Sendable {
             return "noise: message of \(size) bytes exceeds the limit of \(limit)"
         case .nonceExhausted:
             return "noise: nonce space exhausted; the connection must be closed"
+        case .unsupportedAddress(let address):
+            return
+                "transport: cannot use '\(address)': expected /ip4/<addr>/tcp/<port> or /ip6/<addr>/tcp/<port>, optionally /p2p/<peer>"
         }
     }
 }

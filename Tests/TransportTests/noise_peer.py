@@ -1,11 +1,13 @@
 """An independent Noise XX peer for the interop tests, built on the `noiseprotocol` package.
 
-Speaks libp2p-noise over stdin/stdout: every Noise message is framed with a 2-byte big-endian
-length. Usage: noise_peer.py initiator|responder. It prints its Ed25519 public key (hex) on stderr
+Speaks libp2p-noise over stdin/stdout, or over TCP when given an address: every Noise message is
+framed with a 2-byte big-endian length. Usage: noise_peer.py initiator|responder [HOST PORT]
+(with HOST PORT it dials that TCP listener). It prints its Ed25519 public key (hex) on stderr
 as its first line, completes the handshake, checks the Swift side's identity payload, then echoes
 one transport message back prefixed with b"echo:" and sends b"from python". Exits non-zero on any
 failure.
 """
+import socket
 import struct
 import sys
 
@@ -18,10 +20,13 @@ PREFIX = b"noise-libp2p-static-key:"
 RAW = serialization.Encoding.Raw
 
 
+STREAM = {"read": lambda n: sys.stdin.buffer.read(n), "write": None}
+
+
 def read_exact(n):
     data = b""
     while len(data) < n:
-        chunk = sys.stdin.buffer.read(n - len(data))
+        chunk = STREAM["read"](n - len(data))
         if not chunk:
             raise SystemExit("unexpected end of input")
         data += chunk
@@ -34,8 +39,12 @@ def read_frame():
 
 
 def write_frame(message):
-    sys.stdout.buffer.write(struct.pack(">H", len(message)) + bytes(message))
-    sys.stdout.buffer.flush()
+    data = struct.pack(">H", len(message)) + bytes(message)
+    if STREAM["write"]:
+        STREAM["write"](data)
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
 
 
 def varint(n):
@@ -70,6 +79,10 @@ def parse_payload(data):
 
 def main():
     role = sys.argv[1]
+    if len(sys.argv) == 4:
+        sock = socket.create_connection((sys.argv[2], int(sys.argv[3])), timeout=20)
+        STREAM["read"] = sock.recv
+        STREAM["write"] = sock.sendall
     identity = Ed25519PrivateKey.generate()
     identity_public = identity.public_key().public_bytes(RAW, serialization.PublicFormat.Raw)
     static = X25519PrivateKey.generate()

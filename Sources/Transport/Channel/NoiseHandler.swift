@@ -1,0 +1,170 @@
+import Multiformats
+import NIOCore
+import Sodium
+
+/// What a completed handshake proved about the remote.
+public struct NoiseHandshakeResult: Sendable {
+    public let remoteIdentity: Ed25519.PublicKey
+    public var remotePeer: PeerID { remoteIdentity.peerID }
+}
+
+/// Runs the Noise XX handshake on a channel, then encrypts and decrypts the byte stream above it.
+///
+/// Below it: Noise messages (framed by `NoiseFrameDecoder`/`NoiseFrameEncoder`). Above it: a
+/// plaintext byte stream; outgoing writes larger than one Noise message are split, and each
+/// decrypted message is passed up as it arrives. Writes made before the handshake completes are
+/// held and sent once it does. Any handshake or decryption failure closes the channel.
+final class NoiseHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private enum State {
+        case handshaking(NoiseHandshake)
+        case transport(NoiseSession)
+        case failed
+    }
+
+    private var state: State
+    private var pending: [(ByteBuffer, EventLoopPromise<Void>?)] = []
+    private let completion: EventLoopPromise<NoiseHandshakeResult>
+    private let timeout: TimeAmount
+    private var timeoutTask: Scheduled<Void>?
+    /// A promise may be completed only once.
+    private var completed = false
+
+    private func complete(_ result: Result<NoiseHandshakeResult, any Error>) {
+        guard !completed else { return }
+        completed = true
+        completion.completeWith(result)
+    }
+
+    /// Fulfilled when the handshake completes, failed when it fails or the channel closes first.
+    var handshakeResult: EventLoopFuture<NoiseHandshakeResult> { completion.futureResult }
+
+    init(handshake: NoiseHandshake, eventLoop: any EventLoop, timeout: TimeAmount = .seconds(10)) {
+        state = .handshaking(handshake)
+        completion = eventLoop.makePromise()
+        self.timeout = timeout
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { start(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        start(context: context)
+        context.fireChannelActive()
+    }
+
+    private func start(context: ChannelHandlerContext) {
+        guard timeoutTask == nil else { return }
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        timeoutTask = context.eventLoop.scheduleTask(in: timeout) {
+            let (handler, context) = loopBound.value
+            handler.fail(context: context, TransportError.outOfOrder("handshake did not complete within the timeout"))
+        }
+        // The initiator speaks first.
+        if case .handshaking(let handshake) = state, handshake.isOurTurn { advance(context: context) }
+    }
+
+    /// Writes our handshake messages while it is our turn; finishes when complete.
+    private func advance(context: ChannelHandlerContext) {
+        guard case .handshaking(var handshake) = state else { return }
+        do {
+            while handshake.isOurTurn {
+                let message = try handshake.writeMessage()
+                context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: message)), promise: nil)
+            }
+            if handshake.isComplete {
+                let session = try handshake.session()
+                state = .transport(session)
+                timeoutTask?.cancel()
+                complete(.success(NoiseHandshakeResult(remoteIdentity: session.remoteIdentity)))
+                let held = pending
+                pending = []
+                for (data, promise) in held { write(context: context, data: wrapOutboundOut(data), promise: promise) }
+                context.flush()
+            } else {
+                state = .handshaking(handshake)
+            }
+        } catch {
+            fail(context: context, error)
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let message = Array(buffer: unwrapInboundIn(data))
+        switch state {
+        case .handshaking(var handshake):
+            do {
+                try handshake.readMessage(message)
+                state = .handshaking(handshake)
+                advance(context: context)
+            } catch {
+                fail(context: context, error)
+            }
+        case .transport(var session):
+            do {
+                let plaintext = try session.decrypt(message)
+                state = .transport(session)
+                context.fireChannelRead(wrapInboundOut(context.channel.allocator.buffer(bytes: plaintext)))
+            } catch {
+                fail(context: context, error)
+            }
+        case .failed:
+            break
+        }
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        var buffer = unwrapOutboundIn(data)
+        switch state {
+        case .handshaking:
+            pending.append((buffer, promise))
+        case .transport(var session):
+            do {
+                // One Noise message carries at most 65519 bytes of plaintext.
+                repeat {
+                    let chunk = buffer.readBytes(length: min(buffer.readableBytes, NoiseSession.maxPlaintext)) ?? []
+                    let sealed = try session.encrypt(chunk)
+                    let isLast = buffer.readableBytes == 0
+                    context.write(
+                        wrapOutboundOut(context.channel.allocator.buffer(bytes: sealed)),
+                        promise: isLast ? promise : nil
+                    )
+                } while buffer.readableBytes > 0
+                state = .transport(session)
+            } catch {
+                promise?.fail(error)
+                fail(context: context, error)
+            }
+        case .failed:
+            promise?.fail(TransportError.outOfOrder("the secure channel has failed"))
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timeoutTask?.cancel()
+        complete(.failure(TransportError.outOfOrder("the connection closed during the handshake")))
+        for (_, promise) in pending { promise?.fail(ChannelError.ioOnClosedChannel) }
+        pending = []
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        fail(context: context, error)
+    }
+
+    private func fail(context: ChannelHandlerContext, _ error: any Error) {
+        if case .failed = state { return }
+        state = .failed
+        timeoutTask?.cancel()
+        complete(.failure(error))
+        for (_, promise) in pending { promise?.fail(error) }
+        pending = []
+        context.fireErrorCaught(error)
+        context.close(promise: nil)
+    }
+}

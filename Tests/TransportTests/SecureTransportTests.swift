@@ -1,0 +1,148 @@
+import Foundation
+import Multiformats
+import NIOCore
+import NIOPosix
+import Sodium
+import Testing
+import ThreadsTestKit
+import Transport
+
+/// Secure TCP connections on loopback: real sockets, real handshakes.
+@Suite struct SecureTransportTests {
+    /// Starts an echo listener: every plaintext chunk received is written back prefixed with "echo:".
+    static func echoListener(_ transport: SecureTransport) async throws -> (SecureListener, Task<Void, any Error>) {
+        let listener = try await transport.listen(on: Multiaddr("/ip4/127.0.0.1/tcp/0"))
+        let task = Task {
+            try await listener.run { connection in
+                try? await connection.channel.executeThenClose { inbound, outbound in
+                    for try await chunk in inbound {
+                        var reply = ByteBuffer(string: "echo:")
+                        reply.writeImmutableBuffer(chunk)
+                        try await outbound.write(reply)
+                    }
+                }
+            }
+        }
+        return (listener, task)
+    }
+
+    @Test func dialHandshakeAndEchoBothWays() async throws {
+        let server = SecureTransport(identity: Ed25519.PrivateKey())
+        let (listener, task) = try await Self.echoListener(server)
+        defer { task.cancel() }
+        let address = try #require(listener.localAddress)
+        #expect(address.description.hasPrefix("/ip4/127.0.0.1/tcp/"))
+        let full = try address.encapsulate(Multiaddr("/p2p/\(server.identity.publicKey.peerID)"))
+
+        let client = SecureTransport(identity: Ed25519.PrivateKey())
+        let connection = try await client.dial(full)
+        #expect(connection.remotePeer == server.identity.publicKey.peerID)
+        // A message larger than one Noise message is split and reassembled.
+        let big = String(repeating: "x", count: 200_000)
+        let received = try await connection.channel.executeThenClose { inbound, outbound in
+            var iterator = inbound.makeAsyncIterator()
+            try await outbound.write(ByteBuffer(string: "hello"))
+            var collected = ""
+            while collected.count < "echo:hello".count, let chunk = try await iterator.next() {
+                collected += String(buffer: chunk)
+            }
+            try await outbound.write(ByteBuffer(string: big))
+            var second = ""
+            while second.replacingOccurrences(of: "echo:", with: "").count < big.count,
+                let chunk = try await iterator.next()
+            {
+                second += String(buffer: chunk)
+            }
+            return (collected, second)
+        }
+        #expect(received.0 == "echo:hello")
+        // Each Noise message is echoed separately, so the reply is the big message with an "echo:"
+        // before every piece; removing them gives the original back.
+        #expect(received.1.replacingOccurrences(of: "echo:", with: "") == big)
+        await listener.close()
+    }
+
+    @Test func dialingAnotherPeerIDFails() async throws {
+        let server = SecureTransport(identity: Ed25519.PrivateKey())
+        let (listener, task) = try await Self.echoListener(server)
+        defer { task.cancel() }
+        let wrong = Ed25519.PrivateKey().publicKey.peerID
+        let address = try #require(listener.localAddress).encapsulate(Multiaddr("/p2p/\(wrong)"))
+        await #expect(throws: TransportError.peerMismatch(expected: wrong, actual: server.identity.publicKey.peerID)) {
+            _ = try await SecureTransport(identity: Ed25519.PrivateKey()).dial(address)
+        }
+        await listener.close()
+    }
+
+    @Test func unsupportedAddressesAreClearErrors() async throws {
+        let transport = SecureTransport(identity: Ed25519.PrivateKey())
+        for text in ["/dns4/example.com/tcp/1", "/ip4/127.0.0.1/udp/1", "/ip4/127.0.0.1"] {
+            await #expect(throws: TransportError.unsupportedAddress(text)) {
+                _ = try await transport.dial(Multiaddr(text))
+            }
+        }
+    }
+
+    /// An independent Noise implementation (Python `noiseprotocol`) dials a Swift node over TCP,
+    /// completes the XX handshake with identity payloads and exchanges messages both ways.
+    @Test func pythonDialsASwiftNode() async throws {
+        guard let python = ProcessInfo.processInfo.environment["THREADS_INTEROP_PYTHON"] else {
+            print("skipping the TCP Noise interop test: run through `make test` (sets THREADS_INTEROP_PYTHON)")
+            return
+        }
+        let node = SecureTransport(identity: Ed25519.PrivateKey())
+        let listener = try await node.listen(on: Multiaddr("/ip4/127.0.0.1/tcp/0"))
+        let port = try #require(listener.localAddress?.value(for: .tcp))
+        let seen = PeerBox()
+        let task = Task {
+            try await listener.run { connection in
+                seen.set(connection.remotePeer)
+                try? await connection.channel.executeThenClose { inbound, outbound in
+                    try await outbound.write(ByteBuffer(string: "hello from swift"))
+                    var collected = ""
+                    for try await chunk in inbound {
+                        collected += String(buffer: chunk)
+                        if collected.count >= "echo:hello from swiftfrom python".count { break }
+                    }
+                    seen.setText(collected)
+                }
+            }
+        }
+        defer { task.cancel() }
+
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("noise_peer.py")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = [script.path, "initiator", "127.0.0.1", port]
+        let errors = Pipe()
+        process.standardError = errors
+        // Wait for the process without blocking a thread of the concurrency pool the listener needs.
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            process.terminationHandler = { _ in continuation.resume() }
+            do { try process.run() } catch { continuation.resume() }
+        }
+        let log = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(process.terminationStatus == 0, "python peer failed: \(log)")
+        let lines = log.split(separator: "\n").map(String.init)
+        // The Python peer verified our identity…
+        #expect(lines.last == "ok " + TestKit.hexString(node.identity.publicKey.rawRepresentation))
+        // …and we saw the identity it announced, and both of its messages.
+        for _ in 0..<200 where seen.text == nil { try await Task.sleep(for: .milliseconds(10)) }
+        let announced = try Ed25519.PublicKey(rawRepresentation: TestKit.hex(try #require(lines.first)))
+        #expect(seen.peer == announced.peerID)
+        #expect(seen.text == "echo:hello from swiftfrom python")
+        await listener.close()
+    }
+}
+
+/// Results handed from a connection handler to the test.
+final class PeerBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var _peer: PeerID?
+    private var _text: String?
+
+    var peer: PeerID? { lock.withLock { _peer } }
+    var text: String? { lock.withLock { _text } }
+    func set(_ peer: PeerID) { lock.withLock { _peer = peer } }
+    func setText(_ text: String) { lock.withLock { _text = text } }
+}
