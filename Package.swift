@@ -80,6 +80,7 @@ let package = Package(
                 "Transport", "Sodium", "Multiformats", "ThreadsTestKit",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
             ],
             // The independent Noise peer the interop tests run with Python.
             exclude: ["noise_peer.py"]

@@ -146,3 +146,45 @@ final class PeerBox: @unchecked Sendable {
     func set(_ peer: PeerID) { lock.withLock { _peer = peer } }
     func setText(_ text: String) { lock.withLock { _text = text } }
 }
+
+/// What a hostile or broken peer can do to a listener: nothing that stops it serving others.
+@Suite struct SecureListenerRobustnessTests {
+    /// Connects with plain TCP (no Noise) and sends `bytes`; returns when the server closes the socket.
+    static func rawConnect(port: Int, send bytes: [UInt8]) async throws {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: port).get()
+        if !bytes.isEmpty { try await channel.writeAndFlush(ByteBuffer(bytes: bytes)).get() }
+        try await channel.closeFuture.get()
+    }
+
+    @Test func garbageAndSilentPeersAreDroppedAndTheListenerKeepsServing() async throws {
+        var server = SecureTransport(identity: Ed25519.PrivateKey())
+        server.handshakeTimeout = .milliseconds(300)
+        let (listener, task) = try await SecureTransportTests.echoListener(server)
+        defer { task.cancel() }
+        let address = try #require(listener.localAddress)
+        let portText = try #require(address.value(for: .tcp))
+        let port = try #require(Int(portText))
+
+        // A silent peer is closed by the handshake timeout.
+        let start = ContinuousClock.now
+        try await Self.rawConnect(port: port, send: [])
+        #expect(ContinuousClock.now - start < .seconds(5))
+        // Random bytes, a frame claiming 65535 bytes then hanging up, and a bogus first message.
+        var rng = SeededGenerator(seed: 5)
+        try await Self.rawConnect(port: port, send: rng.bytes(500))
+        try await Self.rawConnect(port: port, send: [0xff, 0xff, 1, 2, 3])
+        try await Self.rawConnect(port: port, send: [0x00, 0x05, 1, 2, 3, 4, 5])
+
+        // The listener still serves a real peer.
+        let client = try await SecureTransport(identity: Ed25519.PrivateKey())
+            .dial(address.encapsulate(Multiaddr("/p2p/\(server.identity.publicKey.peerID)")))
+        let reply = try await client.channel.executeThenClose { inbound, outbound in
+            try await outbound.write(ByteBuffer(string: "still here"))
+            var iterator = inbound.makeAsyncIterator()
+            return try await iterator.next().map { String(buffer: $0) }
+        }
+        #expect(reply == "echo:still here")
+        await listener.close()
+    }
+}
