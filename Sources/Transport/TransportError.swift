@@ -18,6 +18,16 @@ public enum TransportError: Error, CustomStringConvertible, Hashable, Sendable {
     case nonceExhausted
     /// A multiaddr this transport cannot listen on or dial.
     case unsupportedAddress(String)
+    /// A multiplexed frame that breaks the format.
+    case malformedFrame(String)
+    /// No handler for the protocol a request named.
+    case unknownProtocol(String)
+    /// The remote answered a request with an error.
+    case remoteError(String)
+    /// No reply within the request's timeout.
+    case timedOut(protocolName: String, after: Duration)
+    /// The connection closed before the call finished.
+    case connectionClosed
 
     public var description: String {
         switch self {
@@ -35,6 +45,16 @@ public enum TransportError: Error, CustomStringConvertible, Hashable, Sendable {
             return "noise: message of \(size) bytes exceeds the limit of \(limit)"
         case .nonceExhausted:
             return "noise: nonce space exhausted; the connection must be closed"
+        case .malformedFrame(let reason):
+            return "mux: malformed frame: \(reason)"
+        case .unknownProtocol(let name):
+            return "mux: no handler for protocol \(name)"
+        case .remoteError(let reason):
+            return "mux: the remote failed the request: \(reason)"
+        case .timedOut(let name, let after):
+            return "mux: \(name) request timed out after \(after)"
+        case .connectionClosed:
+            return "mux: the connection closed"
         case .unsupportedAddress(let address):
             return
                 "transport: cannot use '\(address)': expected /ip4/<addr>/tcp/<port> or /ip6/<addr>/tcp/<port>, optionally /p2p/<peer>"

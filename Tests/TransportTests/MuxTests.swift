@@ -1,0 +1,224 @@
+import Foundation
+import Multiformats
+import NIOCore
+import Sodium
+import Testing
+import ThreadsTestKit
+import Transport
+
+/// Two nodes on loopback, multiplexing calls over one secure connection.
+@Suite struct MuxTests {
+    /// Flags set by handlers, read by tests.
+    final class Flags: @unchecked Sendable {
+        private let lock = NSLock()
+        private var values: [String: Int] = [:]
+        func bump(_ key: String) { lock.withLock { values[key, default: 0] += 1 } }
+        func get(_ key: String) -> Int { lock.withLock { values[key, default: 0] } }
+    }
+
+    static func protocols(_ flags: Flags) -> MuxProtocols {
+        var p = MuxProtocols()
+        p.handleRequests("/threads/echo/1") { .single(Array("echo:".utf8) + $0.payload) }
+        p.handleRequests("/threads/fail/1") { _ in throw TransportError.malformedFrame("handler refused") }
+        p.handleRequests("/threads/count/1") { request in
+            let n = Int(request.payload.first ?? 0)
+            return .stream(
+                AsyncThrowingStream { continuation in
+                    for i in 0..<n { continuation.yield([UInt8(i)]) }
+                    continuation.finish()
+                }
+            )
+        }
+        p.handleRequests("/threads/slow/1") { _ in
+            do {
+                try await Task.sleep(for: .seconds(5))
+            } catch {
+                flags.bump("slow-cancelled")
+                throw error
+            }
+            return .single([])
+        }
+        p.handleMessages("/threads/note/1") { _ in flags.bump("note") }
+        return p
+    }
+
+    /// A server node serving the test protocols and a client connected to it.
+    static func pair(
+        options: MuxConnection.Options = MuxConnection.Options(),
+        flags: Flags = Flags()
+    ) async throws -> (client: MuxConnection, server: SecureListener, tasks: [Task<Void, any Error>]) {
+        let serverTransport = SecureTransport(identity: Ed25519.PrivateKey())
+        let listener = try await serverTransport.listen(on: Multiaddr("/ip4/127.0.0.1/tcp/0"))
+        let protocols = Self.protocols(flags)
+        let serverTask = Task {
+            try await listener.run { channel in
+                try? await MuxConnection(channel, protocols: protocols, options: options).run()
+            }
+        }
+        let address = try #require(listener.localAddress)
+        let channel = try await SecureTransport(identity: Ed25519.PrivateKey())
+            .dial(address.encapsulate(Multiaddr("/p2p/\(serverTransport.identity.publicKey.peerID)")))
+        let client = MuxConnection(channel, protocols: MuxProtocols(), options: options)
+        let clientTask = Task { try await client.run() }
+        return (client, listener, [serverTask, clientTask])
+    }
+
+    @Test func requestsResponsesErrorsAndStreams() async throws {
+        let flags = Flags()
+        let (client, listener, tasks) = try await Self.pair(flags: flags)
+        defer { tasks.forEach { $0.cancel() } }
+        #expect(try await client.request("/threads/echo/1", [1, 2]) == Array("echo:".utf8) + [1, 2])
+        await #expect(throws: TransportError.unknownProtocol("/threads/missing/1")) {
+            _ = try await client.request("/threads/missing/1", [])
+        }
+        do {
+            _ = try await client.request("/threads/fail/1", [])
+            Issue.record("a failing handler answered")
+        } catch let error as TransportError {
+            guard case .remoteError(let reason) = error else { throw error }
+            #expect(reason.contains("handler refused"))
+        }
+        var items: [[UInt8]] = []
+        for try await item in await client.requestStream("/threads/count/1", [5]) { items.append(item) }
+        #expect(items == [[0], [1], [2], [3], [4]])
+        try await client.message("/threads/note/1", [9])
+        for _ in 0..<100 where flags.get("note") == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(flags.get("note") == 1)
+        await listener.close()
+    }
+
+    @Test func manyConcurrentRequestsWithABoundedServer() async throws {
+        var options = MuxConnection.Options()
+        options.maxConcurrentInbound = 4
+        let (client, listener, tasks) = try await Self.pair(options: options)
+        defer { tasks.forEach { $0.cancel() } }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<200 {
+                group.addTask {
+                    let payload = [UInt8(i % 256), UInt8(i / 256)]
+                    let reply = try await client.request("/threads/echo/1", payload)
+                    #expect(reply == Array("echo:".utf8) + payload)
+                }
+            }
+            try await group.waitForAll()
+        }
+        await listener.close()
+    }
+
+    @Test func timeoutsCancelTheRemoteHandler() async throws {
+        let flags = Flags()
+        let (client, listener, tasks) = try await Self.pair(flags: flags)
+        defer { tasks.forEach { $0.cancel() } }
+        await #expect(throws: TransportError.timedOut(protocolName: "/threads/slow/1", after: .milliseconds(200))) {
+            _ = try await client.request("/threads/slow/1", [], timeout: .milliseconds(200))
+        }
+        for _ in 0..<200 where flags.get("slow-cancelled") == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(flags.get("slow-cancelled") == 1)
+        // The connection is still usable.
+        #expect(try await client.request("/threads/echo/1", [7]) == Array("echo:".utf8) + [7])
+        await listener.close()
+    }
+
+    @Test func closingFailsOutstandingCalls() async throws {
+        let (client, listener, tasks) = try await Self.pair()
+        defer { tasks.forEach { $0.cancel() } }
+        let pending = Task { try await client.request("/threads/slow/1", []) }
+        try await Task.sleep(for: .milliseconds(100))
+        await client.close()
+        await #expect(throws: TransportError.connectionClosed) { _ = try await pending.value }
+        await #expect(throws: TransportError.connectionClosed) { _ = try await client.request("/threads/echo/1", []) }
+        await listener.close()
+    }
+
+    @Test func keepAlivePingsKeepAnIdleConnectionOpen() async throws {
+        var options = MuxConnection.Options()
+        options.keepAliveInterval = .milliseconds(200)
+        let (client, listener, tasks) = try await Self.pair(options: options)
+        defer { tasks.forEach { $0.cancel() } }
+        try await Task.sleep(for: .milliseconds(1200))  // six intervals of silence but for pings
+        #expect(try await client.request("/threads/echo/1", [1]) == Array("echo:".utf8) + [1])
+        await listener.close()
+    }
+}
+
+@Suite struct MuxKeepAliveTests {
+    /// A peer that reads everything and answers nothing is dropped after one unanswered ping.
+    @Test func silentPeerIsClosed() async throws {
+        let server = SecureTransport(identity: Ed25519.PrivateKey())
+        let listener = try await server.listen(on: Multiaddr("/ip4/127.0.0.1/tcp/0"))
+        let serverTask = Task {
+            try await listener.run { channel in
+                try? await channel.channel.executeThenClose { inbound, _ in
+                    for try await _ in inbound {}
+                }
+            }
+        }
+        defer { serverTask.cancel() }
+        let address = try #require(listener.localAddress)
+        let channel = try await SecureTransport(identity: Ed25519.PrivateKey())
+            .dial(address.encapsulate(Multiaddr("/p2p/\(server.identity.publicKey.peerID)")))
+        var options = MuxConnection.Options()
+        options.keepAliveInterval = .milliseconds(50)
+        let client = MuxConnection(channel, protocols: MuxProtocols(), options: options)
+        let start = ContinuousClock.now
+        try? await client.run()  // returns once the keep-alive gives up
+        #expect(ContinuousClock.now - start < .seconds(5))
+        await #expect(throws: TransportError.connectionClosed) { _ = try await client.request("/threads/echo/1", []) }
+        await listener.close()
+    }
+}
+
+@Suite struct MuxFrameTests {
+    static let frames: [MuxFrame] = [
+        MuxFrame(kind: .request, id: 1, protocolName: "/threads/log/1", payload: [1, 2, 3]),
+        MuxFrame(kind: .message, id: 0, protocolName: "/threads/exchange/1", payload: []),
+        MuxFrame(kind: .response, id: 300, payload: [UInt8](repeating: 9, count: 1000)),
+        MuxFrame(kind: .item, id: 2), MuxFrame(kind: .end, id: 2),
+        MuxFrame(kind: .error, id: 3, payload: Array("no".utf8)),
+        MuxFrame(kind: .cancel, id: UInt64(Int64.max)), MuxFrame(kind: .ping, id: 0), MuxFrame(kind: .pong, id: 0),
+    ]
+
+    @Test func roundTripInAnySplit() throws {
+        var wire = ByteBuffer()
+        for frame in Self.frames { try frame.encode(into: &wire) }
+        let bytes = Array(buffer: wire)
+        var rng = SeededGenerator(seed: 3)
+        for round in 0..<50 {
+            var buffer = ByteBuffer()
+            var decoded: [MuxFrame] = []
+            var index = 0
+            while index < bytes.count {
+                // Byte by byte in the first round, random splits after.
+                let step = round == 0 ? 1 : 1 + rng.below(300)
+                buffer.writeBytes(bytes[index..<min(index + step, bytes.count)])
+                index += step
+                while let frame = try MuxFrame.decode(from: &buffer) { decoded.append(frame) }
+            }
+            #expect(decoded == Self.frames)
+            #expect(buffer.readableBytes == 0)
+        }
+    }
+
+    @Test func rejectsOversizedAndMalformedFrames() throws {
+        var huge = ByteBuffer(bytes: Varint.encode(UInt64(MuxFrame.maxBodyLength + 1)))
+        #expect(throws: TransportError.self) { try MuxFrame.decode(from: &huge) }
+        for body: [UInt8] in [[], [99, 0], [0, 1, 0], [0, 1, 5, 0x2f], [1, 0, 2, 0xff, 0xfe]] {
+            var buffer = ByteBuffer(bytes: Varint.encode(UInt64(body.count)) + body)
+            #expect(throws: TransportError.self, "\(body)") { try MuxFrame.decode(from: &buffer) }
+        }
+        var rng = SeededGenerator(seed: 4)
+        for _ in 0..<5000 {
+            let body = rng.bytes(rng.below(20))
+            var buffer = ByteBuffer(bytes: Varint.encode(UInt64(body.count)) + body)
+            if let frame = try? MuxFrame.decode(from: &buffer) {
+                var again = ByteBuffer()
+                try frame.encode(into: &again)
+                #expect(Array(buffer: again) == Varint.encode(UInt64(body.count)) + body)
+            }
+        }
+        #expect(throws: TransportError.self) {
+            var out = ByteBuffer()
+            try MuxFrame(kind: .request, id: 1, protocolName: "", payload: []).encode(into: &out)
+        }
+    }
+}
