@@ -44,7 +44,7 @@ let package = Package(
         .target(
             name: "Transport",
             dependencies: [
-                "Multiformats", "Sodium",
+                "Multiformats", "Sodium", "Store",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -77,7 +77,7 @@ let package = Package(
         .testTarget(
             name: "TransportTests",
             dependencies: [
-                "Transport", "Sodium", "Multiformats", "ThreadsTestKit",
+                "Transport", "Sodium", "Multiformats", "Store", "ThreadsTestKit",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),

@@ -28,6 +28,10 @@ public enum TransportError: Error, CustomStringConvertible, Hashable, Sendable {
     case timedOut(protocolName: String, after: Duration)
     /// The connection closed before the call finished.
     case connectionClosed
+    /// Dialling this peer failed recently; the next attempt is allowed after a wait.
+    case backoff(peer: PeerID, retryIn: Duration)
+    /// No address is known for the peer.
+    case noAddresses(PeerID)
 
     public var description: String {
         switch self {
@@ -55,6 +59,10 @@ public enum TransportError: Error, CustomStringConvertible, Hashable, Sendable {
             return "mux: \(name) request timed out after \(after)"
         case .connectionClosed:
             return "mux: the connection closed"
+        case .backoff(let peer, let wait):
+            return "transport: dialling \(peer) failed recently; next attempt allowed in \(wait)"
+        case .noAddresses(let peer):
+            return "transport: no known address for \(peer)"
         case .unsupportedAddress(let address):
             return
                 "transport: cannot use '\(address)': expected /ip4/<addr>/tcp/<port> or /ip6/<addr>/tcp/<port>, optionally /p2p/<peer>"

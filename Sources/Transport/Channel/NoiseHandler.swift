@@ -53,6 +53,14 @@ final class NoiseHandler: ChannelDuplexHandler {
         if context.channel.isActive { start(context: context) }
     }
 
+    func handlerRemoved(context: ChannelHandlerContext) {
+        // A channel that never became active (a refused dial) is torn down without channelInactive.
+        timeoutTask?.cancel()
+        complete(.failure(TransportError.connectionClosed))
+        for (_, promise) in pending { promise?.fail(ChannelError.ioOnClosedChannel) }
+        pending = []
+    }
+
     func channelActive(context: ChannelHandlerContext) {
         start(context: context)
         context.fireChannelActive()

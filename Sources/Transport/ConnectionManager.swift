@@ -1,0 +1,216 @@
+import Multiformats
+import NIOCore
+
+/// Keeps at most one multiplexed connection per peer, accepts and dials them, enforces limits and
+/// backoff, records addresses in the peerstore, and reports connects and disconnects.
+///
+/// When both peers dial each other at once, two connections exist for a moment; both sides keep
+/// the one initiated by the peer with the smaller peer ID (binary order) and close the other, so
+/// they always agree on which survives.
+public actor ConnectionManager {
+    public struct Limits: Sendable {
+        /// Connections in total, inbound and outbound.
+        public var maxConnections = 256
+        /// Inbound connections from one IP address (Sybil hygiene).
+        public var maxPerIP = 16
+        /// First wait after a failed dial; doubled per further failure.
+        public var backoffBase: Duration = .milliseconds(500)
+        /// Longest wait between dial attempts to a failing peer.
+        public var backoffMax: Duration = .seconds(300)
+
+        public init() {}
+    }
+
+    public enum Event: Sendable, Hashable {
+        case connected(PeerID, inbound: Bool)
+        case disconnected(PeerID)
+    }
+
+    private struct Entry {
+        let connection: MuxConnection
+        let dialedByUs: Bool
+        let ip: String?
+    }
+
+    public nonisolated let localPeer: PeerID
+    private let transport: SecureTransport
+    private let protocols: MuxProtocols
+    private let options: MuxConnection.Options
+    private let limits: Limits
+    private let peerstore: Peerstore?
+    private var connections: [PeerID: Entry] = [:]
+    private var dials: [PeerID: Task<MuxConnection, any Error>] = [:]
+    private var failures: [PeerID: (count: Int, retryAt: ContinuousClock.Instant)] = [:]
+    private var subscribers: [Int: AsyncStream<Event>.Continuation] = [:]
+    private var nextSubscriber = 0
+    private var listeners: [SecureListener] = []
+    private var tasks: [Task<Void, Never>] = []
+
+    public init(
+        transport: SecureTransport,
+        protocols: MuxProtocols,
+        options: MuxConnection.Options = MuxConnection.Options(),
+        limits: Limits = Limits(),
+        peerstore: Peerstore? = nil
+    ) {
+        self.transport = transport
+        self.localPeer = transport.identity.publicKey.peerID
+        self.protocols = protocols
+        self.options = options
+        self.limits = limits
+        self.peerstore = peerstore
+    }
+
+    // MARK: - Events
+
+    /// A stream of connects and disconnects from now on.
+    public func events() -> AsyncStream<Event> {
+        let (stream, continuation) = AsyncStream<Event>.makeStream()
+        let id = nextSubscriber
+        nextSubscriber += 1
+        subscribers[id] = continuation
+        continuation.onTermination = { _ in Task { await self.unsubscribe(id) } }
+        return stream
+    }
+
+    private func unsubscribe(_ id: Int) {
+        subscribers[id] = nil
+    }
+
+    private func emit(_ event: Event) {
+        for continuation in subscribers.values { continuation.yield(event) }
+    }
+
+    // MARK: - Accepting
+
+    /// Listens on `address` and returns the address actually bound.
+    public func listen(on address: Multiaddr) async throws -> Multiaddr {
+        let listener = try await transport.listen(on: address)
+        listeners.append(listener)
+        tasks.append(
+            Task {
+                try? await listener.run { channel in await self.accepted(channel) }
+            }
+        )
+        return listener.localAddress ?? address
+    }
+
+    private func accepted(_ channel: SecureChannel) async {
+        let ip = channel.remoteAddress?.components.first?.valueString
+        let fromIP = connections.values.filter { !$0.dialedByUs && $0.ip != nil && $0.ip == ip }.count
+        guard connections.count < limits.maxConnections, fromIP < limits.maxPerIP else {
+            try? await channel.channel.executeThenClose { _, _ in }
+            return
+        }
+        await register(channel, dialedByUs: false, ip: ip)
+    }
+
+    // MARK: - Dialling
+
+    /// The connection to the peer named by the address's `/p2p/` part, dialling it if needed.
+    public func connect(_ address: Multiaddr) async throws -> MuxConnection {
+        guard let peer = address.peerID else {
+            throw TransportError.unsupportedAddress("\(address) (no /p2p/<peer> part)")
+        }
+        return try await connect(to: peer, addresses: [address])
+    }
+
+    /// The connection to `peer`: the existing one, a dial already under way, or a new dial to the
+    /// given addresses and those in the peerstore.
+    public func connect(to peer: PeerID, addresses: [Multiaddr] = []) async throws -> MuxConnection {
+        if let entry = connections[peer] { return entry.connection }
+        if let dial = dials[peer] { return try await dial.value }
+        if let failure = failures[peer], failure.retryAt > .now {
+            throw TransportError.backoff(peer: peer, retryIn: failure.retryAt - .now)
+        }
+        var candidates = addresses
+        for known in (try? peerstore?.addresses(of: peer)) ?? [] where !candidates.contains(known) {
+            candidates.append(known)
+        }
+        guard !candidates.isEmpty else { throw TransportError.noAddresses(peer) }
+        let dial = Task { try await self.dial(peer, candidates) }
+        dials[peer] = dial
+        defer { dials[peer] = nil }
+        return try await dial.value
+    }
+
+    private func dial(_ peer: PeerID, _ candidates: [Multiaddr]) async throws -> MuxConnection {
+        var lastError: any Error = TransportError.noAddresses(peer)
+        for candidate in candidates {
+            do {
+                let target = candidate.peerID == nil ? try candidate.encapsulate(Multiaddr("/p2p/\(peer)")) : candidate
+                let channel = try await transport.dial(target)
+                failures[peer] = nil
+                try? peerstore?.add([candidate.withoutPeerID ?? candidate], for: peer)
+                return await register(channel, dialedByUs: true, ip: nil)
+            } catch {
+                lastError = error
+            }
+        }
+        let count = (failures[peer]?.count ?? 0) + 1
+        let wait = min(limits.backoffBase * (1 << min(count - 1, 20)), limits.backoffMax)
+        failures[peer] = (count, .now + wait)
+        throw lastError
+    }
+
+    // MARK: - Bookkeeping
+
+    @discardableResult
+    private func register(_ channel: SecureChannel, dialedByUs: Bool, ip: String?) async -> MuxConnection {
+        let peer = channel.remotePeer
+        let connection = MuxConnection(channel, protocols: protocols, options: options)
+        tasks.append(
+            Task {
+                try? await connection.run()
+                await self.ended(connection, peer: peer)
+            }
+        )
+        if let existing = connections[peer] {
+            // Two connections to one peer (both dialled at once): keep the one initiated by the
+            // smaller peer ID. Both sides apply the same rule, so they keep the same connection.
+            let preferred = min(localPeer, peer)
+            let newInitiator = dialedByUs ? localPeer : peer
+            let existingInitiator = existing.dialedByUs ? localPeer : peer
+            guard newInitiator == preferred, existingInitiator != preferred else {
+                await connection.close()
+                return existing.connection
+            }
+            connections[peer] = Entry(connection: connection, dialedByUs: dialedByUs, ip: ip)
+            await existing.connection.close()
+            return connection
+        }
+        connections[peer] = Entry(connection: connection, dialedByUs: dialedByUs, ip: ip)
+        emit(.connected(peer, inbound: !dialedByUs))
+        return connection
+    }
+
+    private func ended(_ connection: MuxConnection, peer: PeerID) {
+        guard let entry = connections[peer], entry.connection === connection else { return }
+        connections[peer] = nil
+        emit(.disconnected(peer))
+    }
+
+    /// The current connection to `peer`, if any.
+    public func connection(to peer: PeerID) -> MuxConnection? {
+        connections[peer]?.connection
+    }
+
+    /// Peers with a connection now.
+    public var connectedPeers: [PeerID] { Array(connections.keys) }
+
+    /// Closes the connection to `peer`.
+    public func disconnect(_ peer: PeerID) async {
+        await connections[peer]?.connection.close()
+    }
+
+    /// Stops listening and closes every connection.
+    public func shutdown() async {
+        for listener in listeners { await listener.close() }
+        listeners = []
+        for entry in connections.values { await entry.connection.close() }
+        for task in tasks { await task.value }
+        tasks = []
+        for continuation in subscribers.values { continuation.finish() }
+        subscribers = [:]
+    }
+}

@@ -1,0 +1,134 @@
+import Foundation
+import Multiformats
+import Sodium
+import Store
+import Testing
+import Transport
+
+@Suite struct ConnectionManagerTests {
+    static func protocols() -> MuxProtocols {
+        var p = MuxProtocols()
+        p.handleRequests("/threads/echo/1") { .single($0.payload) }
+        return p
+    }
+
+    static func node(limits: ConnectionManager.Limits = ConnectionManager.Limits(), peerstore: Peerstore? = nil)
+        async throws -> (ConnectionManager, Multiaddr)
+    {
+        let manager = ConnectionManager(
+            transport: SecureTransport(identity: Ed25519.PrivateKey()),
+            protocols: protocols(),
+            limits: limits,
+            peerstore: peerstore
+        )
+        let bound = try await manager.listen(on: Multiaddr("/ip4/127.0.0.1/tcp/0"))
+        return (manager, try bound.encapsulate(Multiaddr("/p2p/\(manager.localPeer)")))
+    }
+
+    /// Polls until `condition` holds (or about two seconds pass).
+    static func eventually(_ condition: () async -> Bool) async throws -> Bool {
+        for _ in 0..<200 {
+            if await condition() { return true }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        return await condition()
+    }
+
+    @Test func oneConnectionPerPeerWithEvents() async throws {
+        let (a, _) = try await Self.node()
+        let (b, bAddress) = try await Self.node()
+        let aEvents = await a.events()
+        let bEvents = await b.events()
+        let first = try await a.connect(bAddress)
+        let second = try await a.connect(to: b.localPeer)
+        #expect(first === second)
+        #expect(try await first.request("/threads/echo/1", [1]) == [1])
+        var aIterator = aEvents.makeAsyncIterator()
+        var bIterator = bEvents.makeAsyncIterator()
+        #expect(await aIterator.next() == .connected(b.localPeer, inbound: false))
+        #expect(await bIterator.next() == .connected(a.localPeer, inbound: true))
+        await a.disconnect(b.localPeer)
+        #expect(await aIterator.next() == .disconnected(b.localPeer))
+        #expect(await bIterator.next() == .disconnected(a.localPeer))
+        await a.shutdown()
+        await b.shutdown()
+    }
+
+    @Test func simultaneousDialsCollapseToOneConnection() async throws {
+        for _ in 0..<5 {
+            let (a, aAddress) = try await Self.node()
+            let (b, bAddress) = try await Self.node()
+            async let fromA = a.connect(bAddress)
+            async let fromB = b.connect(aAddress)
+            _ = try await (fromA, fromB)
+            // Both sides settle on the same single connection, and it works both ways.
+            let settled = try await Self.eventually {
+                let fromA = await a.connectedPeers
+                let fromB = await b.connectedPeers
+                return fromA == [b.localPeer] && fromB == [a.localPeer]
+            }
+            #expect(settled)
+            try await Task.sleep(for: .milliseconds(100))
+            let ab = try #require(await a.connection(to: b.localPeer))
+            let ba = try #require(await b.connection(to: a.localPeer))
+            #expect(try await ab.request("/threads/echo/1", [2]) == [2])
+            #expect(try await ba.request("/threads/echo/1", [3]) == [3])
+            await a.shutdown()
+            await b.shutdown()
+        }
+    }
+
+    @Test func perIPLimitRefusesExtraInboundConnections() async throws {
+        var limits = ConnectionManager.Limits()
+        limits.maxPerIP = 1
+        let (server, address) = try await Self.node(limits: limits)
+        let (first, _) = try await Self.node()
+        let (second, _) = try await Self.node()
+        _ = try await first.connect(address)
+        _ = try? await second.connect(address)
+        // The second connection is accepted by TCP and Noise, then dropped by the limit.
+        #expect(try await Self.eventually { await second.connectedPeers.isEmpty })
+        #expect(await server.connectedPeers == [first.localPeer])
+        for node in [server, first, second] { await node.shutdown() }
+    }
+
+    @Test func failingPeersAreBackedOff() async throws {
+        let (a, _) = try await Self.node()
+        let ghost = Ed25519.PrivateKey().publicKey.peerID
+        // Port 1 on loopback: nothing listens there.
+        let address = try Multiaddr("/ip4/127.0.0.1/tcp/1/p2p/\(ghost)")
+        await #expect(throws: (any Error).self) { _ = try await a.connect(address) }
+        do {
+            _ = try await a.connect(address)
+            Issue.record("dialled again during backoff")
+        } catch let error as TransportError {
+            guard case .backoff(let peer, _) = error else { throw error }
+            #expect(peer == ghost)
+        }
+        let stranger = Ed25519.PrivateKey().publicKey.peerID
+        await #expect(throws: TransportError.noAddresses(stranger)) { _ = try await a.connect(to: stranger) }
+        await a.shutdown()
+    }
+
+    @Test func peerstoreRemembersAddressesAcrossRestarts() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("peerstore-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (b, bAddress) = try await Self.node()
+        do {
+            let database = try Database(path: dir)
+            let (a, _) = try await Self.node(peerstore: Peerstore(database: database))
+            _ = try await a.connect(bAddress)
+            #expect(try Peerstore(database: database).addresses(of: b.localPeer) == [bAddress.withoutPeerID!])
+            await a.shutdown()
+            database.close()
+        }
+        // A restarted node finds the peer by its ID alone.
+        let database = try Database(path: dir)
+        let (again, _) = try await Self.node(peerstore: Peerstore(database: database))
+        let connection = try await again.connect(to: b.localPeer)
+        #expect(try await connection.request("/threads/echo/1", [5]) == [5])
+        #expect(try Peerstore(database: database).peers() == [b.localPeer])
+        await again.shutdown()
+        await b.shutdown()
+    }
+}
