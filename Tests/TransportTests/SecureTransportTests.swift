@@ -62,6 +62,30 @@ import Transport
         await listener.close()
     }
 
+    @Test func ipv6Loopback() async throws {
+        let server = SecureTransport(identity: Ed25519.PrivateKey())
+        let listener = try await server.listen(on: Multiaddr("/ip6/::1/tcp/0"))
+        let task = Task {
+            try await listener.run { connection in
+                try? await connection.channel.executeThenClose { inbound, outbound in
+                    for try await chunk in inbound { try await outbound.write(chunk) }
+                }
+            }
+        }
+        defer { task.cancel() }
+        let address = try #require(listener.localAddress)
+        #expect(address.description.hasPrefix("/ip6/::1/tcp/"))
+        let connection = try await SecureTransport(identity: Ed25519.PrivateKey())
+            .dial(address.encapsulate(Multiaddr("/p2p/\(server.identity.publicKey.peerID)")))
+        let reply = try await connection.channel.executeThenClose { inbound, outbound in
+            try await outbound.write(ByteBuffer(string: "v6"))
+            var iterator = inbound.makeAsyncIterator()
+            return try await iterator.next().map { String(buffer: $0) }
+        }
+        #expect(reply == "v6")
+        await listener.close()
+    }
+
     @Test func dialingAnotherPeerIDFails() async throws {
         let server = SecureTransport(identity: Ed25519.PrivateKey())
         let (listener, task) = try await Self.echoListener(server)

@@ -6,8 +6,9 @@ struct NoiseCipherState: Sendable {
     private var key: SymmetricKey?
     private(set) var nonce: UInt64 = 0
 
-    /// The last counter value; Noise reserves 2^64-1, and a connection must close before reaching it.
-    static let maxNonce = UInt64.max - 1
+    /// Messages allowed per direction. Noise reserves 2^64-1; stopping at 2^62 closes a connection
+    /// well before the counter could wrap, whatever else happens.
+    static let maxNonce: UInt64 = 1 << 62
 
     init(key: SymmetricKey? = nil) {
         self.key = key
