@@ -1,3 +1,4 @@
+import Logging
 import Multiformats
 import NIOCore
 
@@ -99,6 +100,12 @@ public actor ConnectionManager {
         let ip = channel.remoteAddress?.components.first?.valueString
         let fromIP = connections.values.filter { !$0.dialedByUs && $0.ip != nil && $0.ip == ip }.count
         guard connections.count < limits.maxConnections, fromIP < limits.maxPerIP else {
+            options.logger.notice(
+                "refusing connection over the limits",
+                metadata: [
+                    "peer": "\(channel.remotePeer)", "ip": "\(ip ?? "?")", "connections": "\(connections.count)",
+                ]
+            )
             try? await channel.channel.executeThenClose { _, _ in }
             return
         }
@@ -150,6 +157,10 @@ public actor ConnectionManager {
         let count = (failures[peer]?.count ?? 0) + 1
         let wait = min(limits.backoffBase * (1 << min(count - 1, 20)), limits.backoffMax)
         failures[peer] = (count, .now + wait)
+        options.logger.info(
+            "dial failed",
+            metadata: ["peer": "\(peer)", "attempt": "\(count)", "retryIn": "\(wait)", "reason": "\(lastError)"]
+        )
         throw lastError
     }
 

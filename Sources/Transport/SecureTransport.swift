@@ -1,3 +1,4 @@
+import Logging
 import Multiformats
 import NIOCore
 import NIOPosix
@@ -20,6 +21,8 @@ public struct SecureTransport: Sendable {
     public let group: any EventLoopGroup
     /// How long a handshake may take before the connection is dropped.
     public var handshakeTimeout: TimeAmount = .seconds(10)
+    /// Where the reasons for dropped connections are logged.
+    public var logger = Logger(label: "threads.transport")
 
     public init(identity: Ed25519.PrivateKey, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.identity = identity
@@ -49,7 +52,12 @@ public struct SecureTransport: Sendable {
         NIOAsyncChannel<ByteBuffer, ByteBuffer>, EventLoopFuture<NoiseHandshakeResult>
     ) {
         let handshake = NoiseHandshake(role: role, identity: identity, expectedPeer: expectedPeer)
-        let noise = NoiseHandler(handshake: handshake, eventLoop: channel.eventLoop, timeout: handshakeTimeout)
+        let noise = NoiseHandler(
+            handshake: handshake,
+            eventLoop: channel.eventLoop,
+            timeout: handshakeTimeout,
+            logger: logger
+        )
         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(NoiseFrameDecoder()))
         try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(NoiseFrameEncoder()))
         try channel.pipeline.syncOperations.addHandler(noise)

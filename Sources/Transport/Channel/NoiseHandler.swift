@@ -1,3 +1,4 @@
+import Logging
 import Multiformats
 import NIOCore
 import Sodium
@@ -30,6 +31,7 @@ final class NoiseHandler: ChannelDuplexHandler {
     private var pending: [(ByteBuffer, EventLoopPromise<Void>?)] = []
     private let completion: EventLoopPromise<NoiseHandshakeResult>
     private let timeout: TimeAmount
+    private let logger: Logger
     private var timeoutTask: Scheduled<Void>?
     /// A promise may be completed only once.
     private var completed = false
@@ -43,7 +45,8 @@ final class NoiseHandler: ChannelDuplexHandler {
     /// Fulfilled when the handshake completes, failed when it fails or the channel closes first.
     var handshakeResult: EventLoopFuture<NoiseHandshakeResult> { completion.futureResult }
 
-    init(handshake: NoiseHandshake, eventLoop: any EventLoop, timeout: TimeAmount = .seconds(10)) {
+    init(handshake: NoiseHandshake, eventLoop: any EventLoop, timeout: TimeAmount = .seconds(10), logger: Logger) {
+        self.logger = logger
         state = .handshaking(handshake)
         completion = eventLoop.makePromise()
         self.timeout = timeout
@@ -167,6 +170,14 @@ final class NoiseHandler: ChannelDuplexHandler {
 
     private func fail(context: ChannelHandlerContext, _ error: any Error) {
         if case .failed = state { return }
+        let phase = completed ? "secure channel" : "handshake"
+        logger.notice(
+            "closing connection",
+            metadata: [
+                "remote": "\(context.channel.remoteAddress.map { "\($0)" } ?? "?")", "phase": "\(phase)",
+                "reason": "\(error)",
+            ]
+        )
         state = .failed
         timeoutTask?.cancel()
         complete(.failure(error))

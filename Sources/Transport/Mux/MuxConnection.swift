@@ -1,3 +1,4 @@
+import Logging
 import Multiformats
 import NIOCore
 
@@ -17,6 +18,8 @@ public actor MuxConnection {
         public var maxConcurrentInbound = 64
         /// Items of a streamed reply buffered for a slow consumer before the call fails.
         public var maxBufferedItems = 1024
+        /// Where the reasons for closing a connection are logged.
+        public var logger = Logger(label: "threads.mux")
 
         public init() {}
     }
@@ -54,6 +57,15 @@ public actor MuxConnection {
     /// Reads and dispatches frames until the connection ends.
     public func run() async throws {
         defer { shutDown() }
+        do {
+            try await serveConnection()
+        } catch {
+            options.logger.notice("closing connection", metadata: ["peer": "\(remotePeer)", "reason": "\(error)"])
+            throw error
+        }
+    }
+
+    private func serveConnection() async throws {
         try await secure.channel.executeThenClose { inboundStream, outbound in
             await self.attach(outbound)
             try await withThrowingTaskGroup(of: Void.self) { group in

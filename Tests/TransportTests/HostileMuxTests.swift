@@ -1,0 +1,81 @@
+import Foundation
+import Logging
+import Multiformats
+import NIOCore
+import Sodium
+import Testing
+import Transport
+
+/// Collects log records so a test can check that a dropped connection says why.
+final class RecordingLogHandler: LogHandler, @unchecked Sendable {
+    private let lock = NSLock()
+    private var records: [String] = []
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        let text =
+            "\(event.message) "
+            + (event.metadata ?? [:]).map { "\($0.key)=\($0.value)" }.sorted().joined(separator: " ")
+        lock.withLock { records.append(text) }
+    }
+
+    var lines: [String] { lock.withLock { records } }
+}
+
+/// A peer that breaks the multiplexing rules loses its connection, with the reason logged, while
+/// the node keeps serving a well-behaved peer.
+@Suite struct HostileMuxTests {
+    @Test func oversizedAndMalformedFramesCloseOnlyThatConnection() async throws {
+        let log = RecordingLogHandler()
+        var options = MuxConnection.Options()
+        options.logger = Logger(label: "test.mux") { _ in log }
+        let server = ConnectionManager(
+            transport: SecureTransport(identity: Ed25519.PrivateKey()),
+            protocols: ConnectionManagerTests.protocols(),
+            options: options
+        )
+        let bound = try await server.listen(on: Multiaddr("/ip4/127.0.0.1/tcp/0"))
+        let address = try bound.encapsulate(Multiaddr("/p2p/\(server.localPeer)"))
+
+        // A good peer, connected first.
+        let good = ConnectionManager(
+            transport: SecureTransport(identity: Ed25519.PrivateKey()),
+            protocols: MuxProtocols()
+        )
+        let goodConnection = try await good.connect(address)
+        #expect(try await goodConnection.request("/threads/echo/1", [1]) == [1])
+
+        // Hostile peers: a secure channel that then sends bytes the multiplexer must refuse.
+        let hostileInputs: [[UInt8]] = [
+            Varint.encode(UInt64(MuxFrame.maxBodyLength + 1)) + [0],  // declares a frame over 4 MiB
+            [2, 99, 0],  // unknown frame kind
+            [3, 0, 1, 0],  // request with an empty protocol name
+        ]
+        for bytes in hostileInputs {
+            let channel = try await SecureTransport(identity: Ed25519.PrivateKey()).dial(address)
+            let closedByServer = try await channel.channel.executeThenClose { inbound, outbound in
+                try await outbound.write(ByteBuffer(bytes: bytes))
+                var iterator = inbound.makeAsyncIterator()
+                // The server sends nothing back and closes: the stream ends (or is reset).
+                let next = try? await iterator.next()
+                return next == nil
+            }
+            #expect(closedByServer)
+        }
+        // The good peer is still served, and every drop was logged with its reason.
+        #expect(try await goodConnection.request("/threads/echo/1", [2]) == [2])
+        let closing = log.lines.filter { $0.hasPrefix("closing connection") }
+        #expect(closing.count == hostileInputs.count, "\(log.lines)")
+        #expect(closing.allSatisfy { $0.contains("reason=") })
+        #expect(closing.contains { $0.contains("exceeds the limit") })
+        #expect(closing.contains { $0.contains("unknown frame kind") })
+        await good.shutdown()
+        await server.shutdown()
+    }
+}
