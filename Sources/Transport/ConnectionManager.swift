@@ -173,7 +173,7 @@ public actor ConnectionManager {
         tasks.append(
             Task {
                 try? await connection.run()
-                await self.ended(connection, peer: peer)
+                self.ended(connection, peer: peer)
             }
         )
         if let existing = connections[peer] {

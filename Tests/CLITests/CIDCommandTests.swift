@@ -20,12 +20,12 @@ import Testing
         return files
     }
 
-    @Test func inspectMatchesFixtureNamesAndContent() throws {
+    @Test func inspectMatchesFixtureNamesAndContent() async throws {
         let files = try Self.fixtureFiles()
         try #require(files.count > 50, "codec fixtures missing under Tests/Fixtures/codec-fixtures")
         // Every 7th file keeps the number of processes spawned modest.
         for (index, file) in files.enumerated() where index % 7 == 0 {
-            let result = try CLIRunner.run(["cid", "inspect", file.cid])
+            let result = try await CLIRunner.run(["cid", "inspect", file.cid])
             #expect(result.status == 0, "\(file.cid): \(result.stderr)")
             let json = try result.json()
             let bytes = try Data(contentsOf: file.url)
@@ -40,14 +40,14 @@ import Testing
             let base58 = try #require(json["base58btc"] as? String)
             #expect(base58.hasPrefix("z"))
             // The base58btc form names the same CID.
-            let back = try CLIRunner.run(["cid", "format", base58, "--base", "base32"])
+            let back = try await CLIRunner.run(["cid", "format", base58, "--base", "base32"])
             #expect(back.trimmedStdout == file.cid)
         }
     }
 
-    @Test func inspectV0ShowsItsV1Equivalent() throws {
+    @Test func inspectV0ShowsItsV1Equivalent() async throws {
         // The CIDv0 / CIDv1 pair from the multiformats CID documentation.
-        let result = try CLIRunner.run(["cid", "inspect", "QmdfTbBqBPQ7VNxZEYEj14VmRuZBkqFbiwReogJgS1zR1n"])
+        let result = try await CLIRunner.run(["cid", "inspect", "QmdfTbBqBPQ7VNxZEYEj14VmRuZBkqFbiwReogJgS1zR1n"])
         #expect(result.status == 0, "\(result.stderr)")
         let json = try result.json()
         #expect(json["version"] as? Int == 0)
@@ -58,22 +58,22 @@ import Testing
     }
 
     @Test(arguments: ["base32", "base58btc", "base36", "base16", "base64"])
-    func formatRoundTripsThroughEveryBase(base: String) throws {
+    func formatRoundTripsThroughEveryBase(base: String) async throws {
         let cid = "bafyreidykglsfhoixmivffc5uwhcgshx4j465xwqntbmu43nb2dzqwfvae"
-        let formatted = try CLIRunner.run(["cid", "format", cid, "--base", base])
+        let formatted = try await CLIRunner.run(["cid", "format", cid, "--base", base])
         #expect(formatted.status == 0, "\(formatted.stderr)")
         let prefix: Character = ["base32": "b", "base58btc": "z", "base36": "k", "base16": "f", "base64": "m"][base]!
         #expect(formatted.trimmedStdout.first == prefix)
-        let back = try CLIRunner.run(["cid", "format", formatted.trimmedStdout, "--base", "base32"])
+        let back = try await CLIRunner.run(["cid", "format", formatted.trimmedStdout, "--base", "base32"])
         #expect(back.trimmedStdout == cid)
     }
 
-    @Test func formatV0NeedsV1Flag() throws {
+    @Test func formatV0NeedsV1Flag() async throws {
         let v0 = "QmdfTbBqBPQ7VNxZEYEj14VmRuZBkqFbiwReogJgS1zR1n"
-        let refused = try CLIRunner.run(["cid", "format", v0, "--base", "base32"])
+        let refused = try await CLIRunner.run(["cid", "format", v0, "--base", "base32"])
         #expect(refused.status != 0)
         #expect(refused.stderr.contains("--v1"))
-        let converted = try CLIRunner.run(["cid", "format", v0, "--base", "base32", "--v1"])
+        let converted = try await CLIRunner.run(["cid", "format", v0, "--base", "base32", "--v1"])
         #expect(converted.trimmedStdout == "bafybeihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku")
     }
 
@@ -81,8 +81,8 @@ import Testing
         "", "bafy", "Qm", "zzzz", "b!!!!", "QmdfTbBqBPQ7VNxZEYEj14VmRuZBkqFbiwReogJgS1zR1", "f0171",
         "bafyreidykglsfhoixmivffc5uwhcgshx4j465xwqntbmu43nb2dzqwfva", "x1234", "k2",
     ])
-    func malformedCIDsFailWithOneLine(input: String) throws {
-        let result = try CLIRunner.run(["cid", "inspect", input])
+    func malformedCIDsFailWithOneLine(input: String) async throws {
+        let result = try await CLIRunner.run(["cid", "inspect", input])
         #expect(!result.crashed)
         #expect(result.status != 0)
         #expect(result.stdout.isEmpty)

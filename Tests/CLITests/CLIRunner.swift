@@ -28,7 +28,26 @@ struct CLIRunner {
             .appendingPathComponent("Fixtures")
     }
 
-    static func run(_ arguments: [String], stdin: [UInt8] = [], environment: [String: String] = [:]) throws -> Result {
+    /// Runs the command on a Dispatch thread, so waiting for it never blocks the Swift concurrency
+    /// pool that the networking tests running alongside depend on.
+    static func run(_ arguments: [String], stdin: [UInt8] = [], environment: [String: String] = [:]) async throws
+        -> Result
+    {
+        try await blocking { try runBlocking(arguments, stdin: stdin, environment: environment) }
+    }
+
+    /// Runs `body` on a Dispatch thread and waits for it without occupying a concurrency-pool thread.
+    static func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Swift.Result { try body() })
+            }
+        }
+    }
+
+    static func runBlocking(_ arguments: [String], stdin: [UInt8] = [], environment: [String: String] = [:]) throws
+        -> Result
+    {
         // A command that exits before reading all of stdin must fail the write, not kill the test process.
         signal(SIGPIPE, SIG_IGN)
         let process = Process()

@@ -3,12 +3,12 @@ import Testing
 
 /// `threads dag put --only-hash` on the IPLD codec fixtures: the printed CID must be the file's name.
 @Suite struct DagCommandTests {
-    @Test func putOnlyHashReproducesFixtureCIDs() throws {
+    @Test func putOnlyHashReproducesFixtureCIDs() async throws {
         let files = try CIDCommandTests.fixtureFiles()
         try #require(files.count > 50)
         for (index, file) in files.enumerated() where index % 5 == 0 {
             let bytes = [UInt8](try Data(contentsOf: file.url))
-            let result = try CLIRunner.run(
+            let result = try await CLIRunner.run(
                 ["dag", "put", "--input-codec", file.codec, "--store-codec", file.codec, "--only-hash"],
                 stdin: bytes
             )
@@ -17,7 +17,7 @@ import Testing
         }
     }
 
-    @Test func crossCodecPutMatchesTheOtherFixture() throws {
+    @Test func crossCodecPutMatchesTheOtherFixture() async throws {
         // Fixture directories hold the same node in both codecs: JSON in, CBOR CID out.
         let files = try CIDCommandTests.fixtureFiles()
         let byDir = Dictionary(grouping: files) { $0.url.deletingLastPathComponent().lastPathComponent }
@@ -26,7 +26,7 @@ import Testing
             guard let json = group.first(where: { $0.codec == "dag-json" }),
                 let cbor = group.first(where: { $0.codec == "dag-cbor" })
             else { continue }
-            let result = try CLIRunner.run(
+            let result = try await CLIRunner.run(
                 ["dag", "put", "--input-codec", "dag-json", "--store-codec", "dag-cbor", "--only-hash"],
                 stdin: [UInt8](try Data(contentsOf: json.url))
             )
@@ -41,8 +41,8 @@ import Testing
         ("{", "dag-json"), ("{\"a\":}", "dag-json"), ("[1,2", "dag-json"), ("{\"/\":\"notacid\"}", "dag-json"),
         ("\u{a1}", "dag-cbor"), ("\u{18}", "dag-cbor"),
     ])
-    func malformedInputFailsWithOneLine(input: String, codec: String) throws {
-        let result = try CLIRunner.run(
+    func malformedInputFailsWithOneLine(input: String, codec: String) async throws {
+        let result = try await CLIRunner.run(
             ["dag", "put", "--input-codec", codec, "--only-hash"],
             stdin: codec == "dag-cbor"
                 ? input.unicodeScalars.map { UInt8(truncatingIfNeeded: $0.value) } : Array(input.utf8)
@@ -52,7 +52,7 @@ import Testing
         #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
     }
 
-    @Test func randomBytesNeverCrashTheCLI() throws {
+    @Test func randomBytesNeverCrashTheCLI() async throws {
         var state: UInt64 = 0x5eed
         for round in 0..<20 {
             var bytes: [UInt8] = []
@@ -61,17 +61,20 @@ import Testing
                 bytes.append(UInt8(truncatingIfNeeded: state >> 33))
             }
             for codec in ["dag-cbor", "dag-json"] {
-                let result = try CLIRunner.run(["dag", "put", "--input-codec", codec, "--only-hash"], stdin: bytes)
+                let result = try await CLIRunner.run(
+                    ["dag", "put", "--input-codec", codec, "--only-hash"],
+                    stdin: bytes
+                )
                 #expect(!result.crashed, "\(codec) \(bytes)")
             }
         }
     }
 
-    @Test func unknownOptionsAreClearErrors() throws {
-        let badHash = try CLIRunner.run(["dag", "put", "--hash", "md5", "--only-hash"], stdin: Array("{}".utf8))
+    @Test func unknownOptionsAreClearErrors() async throws {
+        let badHash = try await CLIRunner.run(["dag", "put", "--hash", "md5", "--only-hash"], stdin: Array("{}".utf8))
         #expect(badHash.status != 0)
         #expect(badHash.stderr.contains("md5"))
-        let badCodec = try CLIRunner.run(
+        let badCodec = try await CLIRunner.run(
             ["dag", "put", "--input-codec", "xml", "--only-hash"],
             stdin: Array("{}".utf8)
         )

@@ -142,7 +142,7 @@ import Transport
 }
 
 @Suite struct MuxKeepAliveTests {
-    /// A peer that reads everything and answers nothing is dropped after one unanswered ping.
+    /// A peer that reads everything and answers nothing is dropped after unanswered pings.
     @Test func silentPeerIsClosed() async throws {
         let server = SecureTransport(identity: Ed25519.PrivateKey())
         let listener = try await server.listen(on: Multiaddr("/ip4/127.0.0.1/tcp/0"))
@@ -160,9 +160,7 @@ import Transport
         var options = MuxConnection.Options()
         options.keepAliveInterval = .milliseconds(50)
         let client = MuxConnection(channel, protocols: MuxProtocols(), options: options)
-        let start = ContinuousClock.now
         try? await client.run()  // returns once the keep-alive gives up
-        #expect(ContinuousClock.now - start < .seconds(5))
         await #expect(throws: TransportError.connectionClosed) { _ = try await client.request("/threads/echo/1", []) }
         await listener.close()
     }

@@ -11,8 +11,10 @@ public actor MuxConnection {
     public struct Options: Sendable {
         /// Default time a request may take.
         public var requestTimeout: Duration = .seconds(30)
-        /// Interval between keep-alive pings; a ping unanswered by the next one closes the connection.
+        /// Interval between keep-alive pings.
         public var keepAliveInterval: Duration = .seconds(15)
+        /// Consecutive intervals without a pong after which the peer is taken for gone.
+        public var keepAliveMisses = 3
         /// Inbound requests and messages handled at once; past this the connection stops reading,
         /// so a flooding peer is slowed by TCP rather than buffered in memory.
         public var maxConcurrentInbound = 64
@@ -42,7 +44,7 @@ public actor MuxConnection {
     private var inFlight = 0
     private var slotWaiters: [CheckedContinuation<Void, Never>] = []
     private var nextID: UInt64 = 1
-    private var pingOutstanding = false
+    private var unansweredPings = 0
     private var isClosed = false
 
     public init(_ secure: SecureChannel, protocols: MuxProtocols, options: Options = Options()) {
@@ -67,7 +69,7 @@ public actor MuxConnection {
 
     private func serveConnection() async throws {
         try await secure.channel.executeThenClose { inboundStream, outbound in
-            await self.attach(outbound)
+            self.attach(outbound)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await self.keepAlive() }
                 var buffer = ByteBuffer()
@@ -133,12 +135,18 @@ public actor MuxConnection {
     private func keepAlive() async throws {
         while !Task.isCancelled {
             try await Task.sleep(for: options.keepAliveInterval)
-            if pingOutstanding {
-                // The previous ping went unanswered for a whole interval: the peer is gone.
+            if unansweredPings >= options.keepAliveMisses {
+                // Several intervals without an answer: the peer is gone.
+                options.logger.notice(
+                    "closing connection",
+                    metadata: [
+                        "peer": "\(remotePeer)", "reason": "no pong for \(unansweredPings) keep-alive intervals",
+                    ]
+                )
                 await close()
                 return
             }
-            pingOutstanding = true
+            unansweredPings += 1
             try await send(MuxFrame(kind: .ping, id: 0))
         }
     }
@@ -159,7 +167,7 @@ public actor MuxConnection {
                 }
                 calls[id] = (protocolName, .single(continuation))
                 Task {
-                    do { try await self.send(frame) } catch { await self.fail(id, error) }
+                    do { try await self.send(frame) } catch { self.fail(id, error) }
                 }
                 timers[id] = Task {
                     guard (try? await Task.sleep(for: limit)) != nil else { return }
@@ -194,7 +202,7 @@ public actor MuxConnection {
             do {
                 try await self.send(MuxFrame(kind: .request, id: id, protocolName: protocolName, payload: payload))
             } catch {
-                await self.fail(id, error)
+                self.fail(id, error)
             }
         }
         return stream
@@ -252,7 +260,7 @@ public actor MuxConnection {
         case .ping:
             sendDetached(MuxFrame(kind: .pong, id: frame.id))
         case .pong:
-            pingOutstanding = false
+            unansweredPings = 0
         }
     }
 
@@ -267,7 +275,7 @@ public actor MuxConnection {
             await acquireSlot()
             let task = Task {
                 await handler(request)
-                await self.releaseSlot(nil)
+                self.releaseSlot(nil)
             }
             _ = task
             return
@@ -297,7 +305,7 @@ public actor MuxConnection {
             } catch {
                 try? await self.send(MuxFrame(kind: .error, id: id, payload: Array("\(error)".utf8)))
             }
-            await self.releaseSlot(id)
+            self.releaseSlot(id)
         }
     }
 
