@@ -65,6 +65,7 @@ bench: setup
 	$(SWIFT) build -c release --product threads
 	$$($(SWIFT) build -c release --show-bin-path)/threads bench encoding
 	$$($(SWIFT) build -c release --show-bin-path)/threads bench store
+	$$($(SWIFT) build -c release --show-bin-path)/threads bench transport
 
 clean:
 	$(SWIFT) package clean

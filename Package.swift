@@ -57,8 +57,10 @@ let package = Package(
         .executableTarget(
             name: "ThreadsCLI",
             dependencies: [
-                "CSodium", "CLevelDB", "Multiformats", "DagCBOR", "Sodium", "Store", "Node",
+                "CSodium", "CLevelDB", "Multiformats", "DagCBOR", "Sodium", "Store", "Node", "Transport",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

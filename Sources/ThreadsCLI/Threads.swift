@@ -3,7 +3,7 @@ import ArgumentParser
 /// The `threads` command-line tool: offline codecs and inspection today, the node's client as the
 /// daemon grows.
 @main
-struct Threads: ParsableCommand {
+struct Threads: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "threads",
         abstract: "swift-threads: a peer-to-peer, end-to-end encrypted document database.",

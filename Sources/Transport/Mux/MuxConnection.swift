@@ -61,6 +61,8 @@ public actor MuxConnection {
         defer { shutDown() }
         do {
             try await serveConnection()
+        } catch is CancellationError {
+            // The owner stopped the connection: nothing to report.
         } catch {
             options.logger.notice("closing connection", metadata: ["peer": "\(remotePeer)", "reason": "\(error)"])
             throw error

@@ -1,0 +1,229 @@
+import ArgumentParser
+import Foundation
+import Multiformats
+import NIOCore
+import NIOPosix
+import Sodium
+import Transport
+
+/// `threads bench transport`: secure, multiplexed transfer between two nodes on loopback next to
+/// a raw TCP transfer of the same bytes in the same run; request round trips; handshakes per second.
+struct TransportBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "transport",
+        abstract: "Throughput vs raw TCP, request latency and handshake rate on loopback."
+    )
+
+    @Option(help: "Bytes to transfer in each throughput run, in MiB.")
+    var mebibytes: Int = 1024
+
+    @Option(help: "Request/response round trips to time.")
+    var requests: Int = 5000
+
+    @Option(help: "Handshakes to time.")
+    var handshakes: Int = 300
+
+    func validate() throws {
+        guard mebibytes > 0, requests > 0, handshakes > 0 else { throw ValidationError("counts must be positive") }
+    }
+
+    func run() async throws {
+        let total = mebibytes << 20
+        print(
+            "threads bench transport: \(mebibytes) MiB per transfer over 127.0.0.1; \(requests) requests; \(handshakes) handshakes"
+        )
+        print("")
+        let raw = try await rawTCP(bytes: total)
+        let secure = try await secureStream(bytes: total)
+        let muxed = try await multiplexed(bytes: total)
+        var table = BenchTable(header: ["transfer", "MB/s", "vs raw TCP"])
+        table.add("raw TCP socket (NIO, no encryption)", formatRate(raw), formatPercent(1))
+        table.add("Noise secure channel (stream)", formatRate(secure), formatPercent(secure / raw))
+        table.add("Noise + multiplexed one-way messages", formatRate(muxed), formatPercent(muxed / raw))
+        print(table.render())
+        print("")
+        try await latency()
+        try await handshakeRate()
+    }
+
+    private static func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+
+    /// Sends `bytes` in 64 KiB writes over plain TCP; returns MB/s measured at the receiver.
+    private func rawTCP(bytes total: Int) async throws -> Double {
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(host: "127.0.0.1", port: 0) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        let port = server.channel.localAddress!.port!
+        let receiver = Task {
+            try await server.executeThenClose { inbound in
+                for try await connection in inbound {
+                    return try await connection.executeThenClose { data, _ in
+                        var received = 0
+                        for try await chunk in data {
+                            received += chunk.readableBytes
+                            if received >= total { break }
+                        }
+                        return received
+                    }
+                }
+                return 0
+            }
+        }
+        let client = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        let chunk = ByteBuffer(bytes: Random.bytes(count: 64 * 1024))
+        let start = ContinuousClock.now
+        try await client.executeThenClose { _, outbound in
+            var sent = 0
+            while sent < total {
+                try await outbound.write(chunk)
+                sent += chunk.readableBytes
+            }
+            _ = try await receiver.value
+        }
+        return Double(total) / Self.seconds(ContinuousClock.now - start) / 1e6
+    }
+
+    private func pair() async throws -> (SecureListener, Multiaddr, SecureTransport) {
+        let server = SecureTransport(identity: Ed25519.PrivateKey())
+        let listener = try await server.listen(on: Multiaddr("/ip4/127.0.0.1/tcp/0"))
+        let address = try listener.localAddress!.encapsulate(Multiaddr("/p2p/\(server.identity.publicKey.peerID)"))
+        return (listener, address, SecureTransport(identity: Ed25519.PrivateKey()))
+    }
+
+    /// The same transfer through the Noise channel.
+    private func secureStream(bytes total: Int) async throws -> Double {
+        let (listener, address, client) = try await pair()
+        let done = AsyncStream<Int>.makeStream()
+        let serverTask = Task {
+            try await listener.run { connection in
+                let received =
+                    (try? await connection.channel.executeThenClose { data, _ in
+                        var received = 0
+                        for try await chunk in data {
+                            received += chunk.readableBytes
+                            if received >= total { break }
+                        }
+                        return received
+                    }) ?? 0
+                done.continuation.yield(received)
+            }
+        }
+        defer { serverTask.cancel() }
+        let connection = try await client.dial(address)
+        let chunk = ByteBuffer(bytes: Random.bytes(count: 64 * 1024))
+        let start = ContinuousClock.now
+        try await connection.channel.executeThenClose { _, outbound in
+            var sent = 0
+            while sent < total {
+                try await outbound.write(chunk)
+                sent += chunk.readableBytes
+            }
+            var iterator = done.stream.makeAsyncIterator()
+            _ = await iterator.next()
+        }
+        let rate = Double(total) / Self.seconds(ContinuousClock.now - start) / 1e6
+        await listener.close()
+        return rate
+    }
+
+    /// The same transfer as 256 KiB one-way messages through the multiplexer.
+    private func multiplexed(bytes total: Int) async throws -> Double {
+        let counter = ByteCounter()
+        let (done, finished) = AsyncStream<Void>.makeStream()
+        var protocols = MuxProtocols()
+        protocols.handleMessages("/threads/bench/1") { message in
+            if counter.add(message.payload.count) >= total { finished.yield() }
+        }
+        let (listener, address, client) = try await pair()
+        let serverProtocols = protocols
+        let serverTask = Task {
+            try await listener.run { channel in try? await MuxConnection(channel, protocols: serverProtocols).run() }
+        }
+        defer { serverTask.cancel() }
+        let connection = MuxConnection(try await client.dial(address), protocols: MuxProtocols())
+        let runTask = Task { try await connection.run() }
+        let payload = Random.bytes(count: 256 * 1024)
+        let start = ContinuousClock.now
+        var sent = 0
+        while sent < total {
+            try await connection.message("/threads/bench/1", payload)
+            sent += payload.count
+        }
+        var iterator = done.makeAsyncIterator()
+        _ = await iterator.next()
+        let rate = Double(total) / Self.seconds(ContinuousClock.now - start) / 1e6
+        await connection.close()
+        runTask.cancel()
+        await listener.close()
+        return rate
+    }
+
+    private func latency() async throws {
+        var protocols = MuxProtocols()
+        protocols.handleRequests("/threads/ping/1") { .single($0.payload) }
+        let (listener, address, client) = try await pair()
+        let serverProtocols = protocols
+        let serverTask = Task {
+            try await listener.run { channel in try? await MuxConnection(channel, protocols: serverProtocols).run() }
+        }
+        defer { serverTask.cancel() }
+        let connection = MuxConnection(try await client.dial(address), protocols: MuxProtocols())
+        let runTask = Task { try await connection.run() }
+        var samples: [Double] = []
+        samples.reserveCapacity(requests)
+        for _ in 0..<100 { _ = try await connection.request("/threads/ping/1", [1, 2, 3, 4]) }
+        for _ in 0..<requests {
+            let start = ContinuousClock.now
+            _ = try await connection.request("/threads/ping/1", [1, 2, 3, 4])
+            samples.append(Self.seconds(ContinuousClock.now - start) * 1e6)
+        }
+        samples.sort()
+        let p50 = samples[samples.count / 2]
+        let p99 = samples[min(samples.count - 1, samples.count * 99 / 100)]
+        print("request/response round trip (4-byte payload): p50 \(formatRate(p50)) µs, p99 \(formatRate(p99)) µs")
+        await connection.close()
+        runTask.cancel()
+        await listener.close()
+    }
+
+    private func handshakeRate() async throws {
+        let (listener, address, client) = try await pair()
+        let serverTask = Task {
+            try await listener.run { connection in try? await connection.channel.executeThenClose { _, _ in } }
+        }
+        defer { serverTask.cancel() }
+        let start = ContinuousClock.now
+        for _ in 0..<handshakes {
+            let connection = try await client.dial(address)
+            try await connection.channel.executeThenClose { _, _ in }
+        }
+        let rate = Double(handshakes) / Self.seconds(ContinuousClock.now - start)
+        print(
+            "handshakes (TCP connect + Noise XX + identity proofs), one at a time: \(formatRate(rate, decimals: 0))/s"
+        )
+        await listener.close()
+    }
+}
+
+/// Bytes received by the multiplexed benchmark's handler.
+final class ByteCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var total = 0
+
+    func add(_ n: Int) -> Int {
+        lock.withLock {
+            total += n
+            return total
+        }
+    }
+}
