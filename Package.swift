@@ -52,7 +52,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "Node", dependencies: ["Multiformats", "DagCBOR", "Sodium", "Store"]),
+        .target(
+            name: "Node",
+            dependencies: [
+                "Multiformats", "DagCBOR", "Sodium", "Store", "Transport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
 
         .executableTarget(
             name: "ThreadsCLI",
@@ -67,7 +75,7 @@ let package = Package(
         .executableTarget(
             name: "ThreadsDaemon",
             dependencies: [
-                "Multiformats", "Sodium", "Store", "Node",
+                "Multiformats", "Sodium", "Store", "Node", "Transport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

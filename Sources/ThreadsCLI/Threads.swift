@@ -12,6 +12,7 @@ struct Threads: AsyncParsableCommand {
             InitCommand.self,
             IdCommand.self,
             BlockCommand.self,
+            SwarmCommand.self,
             CIDCommand.self,
             MultiaddrCommand.self,
             DagCommand.self,

@@ -45,6 +45,13 @@ struct CLIRunner {
         }
     }
 
+    /// `blocking` for work that cannot fail.
+    static func blockingValue<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: body()) }
+        }
+    }
+
     static func runBlocking(_ arguments: [String], stdin: [UInt8] = [], environment: [String: String] = [:]) throws
         -> Result
     {

@@ -32,6 +32,8 @@ public actor MuxConnection {
     }
 
     public nonisolated let remotePeer: PeerID
+    /// Where the peer was dialled, or where it connected from.
+    public nonisolated let remoteAddress: Multiaddr?
     private let secure: SecureChannel
     private let protocols: MuxProtocols
     private let options: Options
@@ -50,6 +52,7 @@ public actor MuxConnection {
     public init(_ secure: SecureChannel, protocols: MuxProtocols, options: Options = Options()) {
         self.secure = secure
         self.remotePeer = secure.remotePeer
+        self.remoteAddress = secure.remoteAddress
         self.protocols = protocols
         self.options = options
     }
