@@ -204,3 +204,123 @@ public enum XChaCha20Poly1305 {
         )
     }
 }
+
+extension AEADAlgorithm {
+    /// Seals `plaintext` into `output`, which must have room for `plaintext.count + 16` bytes, and
+    /// returns the bytes written. For hot paths that already hold buffers (the Noise transport):
+    /// no intermediate arrays.
+    public func seal(
+        _ plaintext: UnsafeRawBufferPointer,
+        key: SymmetricKey,
+        nonce: UnsafeRawBufferPointer,
+        associatedData: UnsafeRawBufferPointer,
+        into output: UnsafeMutableRawBufferPointer
+    ) throws(SodiumError) -> Int {
+        guard nonce.count == nonceLength else {
+            throw .invalidLength(what: name, length: nonce.count, expected: nonceLength)
+        }
+        guard output.count >= plaintext.count + AEADAlgorithm.tagLength else {
+            throw .invalidLength(
+                what: "AEAD output buffer",
+                length: output.count,
+                expected: plaintext.count + AEADAlgorithm.tagLength
+            )
+        }
+        var written: UInt64 = 0
+        key.withUnsafeBytes { k in
+            let o = output.bindMemory(to: UInt8.self).baseAddress!
+            let p = plaintext.bindMemory(to: UInt8.self).baseAddress
+            let ad = associatedData.bindMemory(to: UInt8.self).baseAddress
+            let n = nonce.bindMemory(to: UInt8.self).baseAddress!
+            let kp = k.bindMemory(to: UInt8.self).baseAddress!
+            switch self {
+            case .xchacha20poly1305:
+                _ = crypto_aead_xchacha20poly1305_ietf_encrypt(
+                    o,
+                    &written,
+                    p,
+                    UInt64(plaintext.count),
+                    ad,
+                    UInt64(associatedData.count),
+                    nil,
+                    n,
+                    kp
+                )
+            case .chacha20poly1305:
+                _ = crypto_aead_chacha20poly1305_ietf_encrypt(
+                    o,
+                    &written,
+                    p,
+                    UInt64(plaintext.count),
+                    ad,
+                    UInt64(associatedData.count),
+                    nil,
+                    n,
+                    kp
+                )
+            }
+        }
+        return Int(written)
+    }
+
+    /// Verifies and decrypts `ciphertext ‖ tag` into `output` (room for `ciphertext.count - 16`
+    /// bytes); returns the bytes written.
+    public func open(
+        _ ciphertext: UnsafeRawBufferPointer,
+        key: SymmetricKey,
+        nonce: UnsafeRawBufferPointer,
+        associatedData: UnsafeRawBufferPointer,
+        into output: UnsafeMutableRawBufferPointer
+    ) throws(SodiumError) -> Int {
+        guard nonce.count == nonceLength else {
+            throw .invalidLength(what: name, length: nonce.count, expected: nonceLength)
+        }
+        guard ciphertext.count >= AEADAlgorithm.tagLength else {
+            throw .invalidLength(what: "ciphertext", length: ciphertext.count, expected: AEADAlgorithm.tagLength)
+        }
+        guard output.count >= ciphertext.count - AEADAlgorithm.tagLength,
+            let o = output.bindMemory(to: UInt8.self).baseAddress
+        else {
+            throw .invalidLength(
+                what: "AEAD output buffer",
+                length: output.count,
+                expected: ciphertext.count - AEADAlgorithm.tagLength
+            )
+        }
+        var written: UInt64 = 0
+        let rc = key.withUnsafeBytes { k in
+            let c = ciphertext.bindMemory(to: UInt8.self).baseAddress!
+            let ad = associatedData.bindMemory(to: UInt8.self).baseAddress
+            let n = nonce.bindMemory(to: UInt8.self).baseAddress!
+            let kp = k.bindMemory(to: UInt8.self).baseAddress!
+            switch self {
+            case .xchacha20poly1305:
+                return crypto_aead_xchacha20poly1305_ietf_decrypt(
+                    o,
+                    &written,
+                    nil,
+                    c,
+                    UInt64(ciphertext.count),
+                    ad,
+                    UInt64(associatedData.count),
+                    n,
+                    kp
+                )
+            case .chacha20poly1305:
+                return crypto_aead_chacha20poly1305_ietf_decrypt(
+                    o,
+                    &written,
+                    nil,
+                    c,
+                    UInt64(ciphertext.count),
+                    ad,
+                    UInt64(associatedData.count),
+                    n,
+                    kp
+                )
+            }
+        }
+        guard rc == 0 else { throw .authenticationFailed }
+        return Int(written)
+    }
+}

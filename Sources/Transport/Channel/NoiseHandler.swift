@@ -106,21 +106,24 @@ final class NoiseHandler: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let message = Array(buffer: unwrapInboundIn(data))
         switch state {
         case .handshaking(var handshake):
             do {
-                try handshake.readMessage(message)
+                try handshake.readMessage(Array(buffer: unwrapInboundIn(data)))
                 state = .handshaking(handshake)
                 advance(context: context)
             } catch {
                 fail(context: context, error)
             }
         case .transport(var session):
+            let ciphertext = unwrapInboundIn(data)
+            var plaintext = context.channel.allocator.buffer(capacity: ciphertext.readableBytes)
             do {
-                let plaintext = try session.decrypt(message)
+                try ciphertext.withUnsafeReadableBytes { (bytes) throws(TransportError) in
+                    try session.decrypt(bytes, appendingTo: &plaintext)
+                }
                 state = .transport(session)
-                context.fireChannelRead(wrapInboundOut(context.channel.allocator.buffer(bytes: plaintext)))
+                context.fireChannelRead(wrapInboundOut(plaintext))
             } catch {
                 fail(context: context, error)
             }

@@ -1,3 +1,4 @@
+import NIOCore
 import Sodium
 
 /// A Noise CipherState for ChaChaPoly: a key and a 64-bit message counter used as the nonce
@@ -32,6 +33,62 @@ struct NoiseCipherState: Sendable {
         )
         nonce += 1
         return out
+    }
+
+    /// Encrypts into the end of `out` with no associated data (transport messages): no arrays.
+    mutating func encrypt(_ plaintext: UnsafeRawBufferPointer, appendingTo out: inout ByteBuffer) throws(TransportError)
+    {
+        guard let key else { throw .outOfOrder("no transport key") }
+        guard nonce < NoiseCipherState.maxNonce else { throw .nonceExhausted }
+        // 4 zero bytes, then the counter little-endian, as three padding-free 32-bit words.
+        var nonceBytes: (UInt32, UInt32, UInt32) = (
+            0, UInt32(truncatingIfNeeded: nonce).littleEndian, UInt32(truncatingIfNeeded: nonce >> 32).littleEndian
+        )
+        let count = plaintext.count + AEADAlgorithm.tagLength
+        _ = withUnsafeBytes(of: &nonceBytes) { n in
+            out.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { o in
+                // Sizes are checked above; sealing cannot fail.
+                try! AEADAlgorithm.chacha20poly1305.seal(
+                    plaintext,
+                    key: key,
+                    nonce: UnsafeRawBufferPointer(rebasing: n[0..<12]),
+                    associatedData: UnsafeRawBufferPointer(start: nil, count: 0),
+                    into: o
+                )
+            }
+        }
+        nonce += 1
+    }
+
+    /// Decrypts into the end of `out` with no associated data (transport messages).
+    mutating func decrypt(_ ciphertext: UnsafeRawBufferPointer, appendingTo out: inout ByteBuffer)
+        throws(TransportError)
+    {
+        guard let key else { throw .outOfOrder("no transport key") }
+        guard nonce < NoiseCipherState.maxNonce else { throw .nonceExhausted }
+        guard ciphertext.count >= AEADAlgorithm.tagLength else { throw .decryptionFailed(stage: "a transport message") }
+        // 4 zero bytes, then the counter little-endian, as three padding-free 32-bit words.
+        var nonceBytes: (UInt32, UInt32, UInt32) = (
+            0, UInt32(truncatingIfNeeded: nonce).littleEndian, UInt32(truncatingIfNeeded: nonce >> 32).littleEndian
+        )
+        var ok = false
+        withUnsafeBytes(of: &nonceBytes) { n in
+            _ = out.writeWithUnsafeMutableBytes(
+                minimumWritableBytes: max(ciphertext.count - AEADAlgorithm.tagLength, 1)
+            ) { o in
+                let written = try? AEADAlgorithm.chacha20poly1305.open(
+                    ciphertext,
+                    key: key,
+                    nonce: UnsafeRawBufferPointer(rebasing: n[0..<12]),
+                    associatedData: UnsafeRawBufferPointer(start: nil, count: 0),
+                    into: o
+                )
+                ok = written != nil
+                return written ?? 0
+            }
+        }
+        guard ok else { throw .decryptionFailed(stage: "a transport message") }
+        nonce += 1
     }
 
     mutating func decrypt(associatedData ad: [UInt8], ciphertext: [UInt8], stage: String) throws(TransportError)

@@ -1,4 +1,5 @@
 import Multiformats
+import NIOCore
 import Sodium
 
 /// The Noise_XX_25519_ChaChaPoly_SHA256 handshake with libp2p-noise identity payloads.
@@ -227,6 +228,23 @@ public struct NoiseSession: Sendable {
             throw .messageTooLarge(size: plaintext.count, limit: Self.maxPlaintext)
         }
         return try sender.encrypt(associatedData: [], plaintext: plaintext)
+    }
+
+    /// Encrypts one transport message from `plaintext` onto the end of `out`.
+    public mutating func encrypt(_ plaintext: UnsafeRawBufferPointer, appendingTo out: inout ByteBuffer)
+        throws(TransportError)
+    {
+        guard plaintext.count <= Self.maxPlaintext else {
+            throw .messageTooLarge(size: plaintext.count, limit: Self.maxPlaintext)
+        }
+        try sender.encrypt(plaintext, appendingTo: &out)
+    }
+
+    /// Decrypts one transport message onto the end of `out`.
+    public mutating func decrypt(_ ciphertext: UnsafeRawBufferPointer, appendingTo out: inout ByteBuffer)
+        throws(TransportError)
+    {
+        try receiver.decrypt(ciphertext, appendingTo: &out)
     }
 
     /// Decrypts one transport message; any change to it, or a replay or reordering, fails.
