@@ -52,54 +52,22 @@ public enum AEADAlgorithm: Sendable {
         nonce: some ContiguousBytes,
         associatedData: some ContiguousBytes = [UInt8]()
     ) throws(SodiumError) -> [UInt8] {
-        let nonceCount = nonce.withUnsafeBytes { $0.count }
-        guard nonceCount == nonceLength else {
-            throw .invalidLength(what: name, length: nonceCount, expected: nonceLength)
-        }
-        let plainCount = plaintext.withUnsafeBytes { $0.count }
-        var out = [UInt8](repeating: 0, count: plainCount + AEADAlgorithm.tagLength)
-        var outLength: UInt64 = 0
-        out.withUnsafeMutableBufferPointer { o in
-            plaintext.withUnsafeBytes { p in
+        let result: Result<[UInt8], SodiumError> = plaintext.withUnsafeBytes { p in
+            nonce.withUnsafeBytes { n in
                 associatedData.withUnsafeBytes { ad in
-                    nonce.withUnsafeBytes { n in
-                        key.withUnsafeBytes { k in
-                            let pp = p.bindMemory(to: UInt8.self).baseAddress
-                            let adp = ad.bindMemory(to: UInt8.self).baseAddress
-                            let np = n.bindMemory(to: UInt8.self).baseAddress!
-                            let kp = k.bindMemory(to: UInt8.self).baseAddress!
-                            switch self {
-                            case .xchacha20poly1305:
-                                _ = crypto_aead_xchacha20poly1305_ietf_encrypt(
-                                    o.baseAddress!,
-                                    &outLength,
-                                    pp,
-                                    UInt64(p.count),
-                                    adp,
-                                    UInt64(ad.count),
-                                    nil,
-                                    np,
-                                    kp
-                                )
-                            case .chacha20poly1305:
-                                _ = crypto_aead_chacha20poly1305_ietf_encrypt(
-                                    o.baseAddress!,
-                                    &outLength,
-                                    pp,
-                                    UInt64(p.count),
-                                    adp,
-                                    UInt64(ad.count),
-                                    nil,
-                                    np,
-                                    kp
-                                )
-                            }
+                    var out = [UInt8](repeating: 0, count: p.count + AEADAlgorithm.tagLength)
+                    let written: Result<Int, SodiumError> = out.withUnsafeMutableBytes { o in
+                        Result { () throws(SodiumError) in try seal(p, key: key, nonce: n, associatedData: ad, into: o)
                         }
+                    }
+                    return written.map { count in
+                        out.removeLast(out.count - count)
+                        return out
                     }
                 }
             }
         }
-        return out
+        return try result.get()
     }
 
     /// Verifies and decrypts `ciphertext ‖ tag`.
@@ -112,59 +80,23 @@ public enum AEADAlgorithm: Sendable {
         nonce: some ContiguousBytes,
         associatedData: some ContiguousBytes = [UInt8]()
     ) throws(SodiumError) -> [UInt8] {
-        let nonceCount = nonce.withUnsafeBytes { $0.count }
-        guard nonceCount == nonceLength else {
-            throw .invalidLength(what: name, length: nonceCount, expected: nonceLength)
-        }
-        let cipherCount = ciphertext.withUnsafeBytes { $0.count }
-        guard cipherCount >= AEADAlgorithm.tagLength else {
-            throw .invalidLength(what: "ciphertext", length: cipherCount, expected: AEADAlgorithm.tagLength)
-        }
-        var out = [UInt8](repeating: 0, count: max(cipherCount - AEADAlgorithm.tagLength, 1))
-        var outLength: UInt64 = 0
-        let rc = out.withUnsafeMutableBufferPointer { o in
-            ciphertext.withUnsafeBytes { c in
+        let result: Result<[UInt8], SodiumError> = ciphertext.withUnsafeBytes { c in
+            nonce.withUnsafeBytes { n in
                 associatedData.withUnsafeBytes { ad in
-                    nonce.withUnsafeBytes { n in
-                        key.withUnsafeBytes { k in
-                            let cp = c.bindMemory(to: UInt8.self).baseAddress!
-                            let adp = ad.bindMemory(to: UInt8.self).baseAddress
-                            let np = n.bindMemory(to: UInt8.self).baseAddress!
-                            let kp = k.bindMemory(to: UInt8.self).baseAddress!
-                            switch self {
-                            case .xchacha20poly1305:
-                                return crypto_aead_xchacha20poly1305_ietf_decrypt(
-                                    o.baseAddress!,
-                                    &outLength,
-                                    nil,
-                                    cp,
-                                    UInt64(c.count),
-                                    adp,
-                                    UInt64(ad.count),
-                                    np,
-                                    kp
-                                )
-                            case .chacha20poly1305:
-                                return crypto_aead_chacha20poly1305_ietf_decrypt(
-                                    o.baseAddress!,
-                                    &outLength,
-                                    nil,
-                                    cp,
-                                    UInt64(c.count),
-                                    adp,
-                                    UInt64(ad.count),
-                                    np,
-                                    kp
-                                )
-                            }
+                    // One spare byte keeps the buffer non-empty for an empty plaintext.
+                    var out = [UInt8](repeating: 0, count: max(c.count - AEADAlgorithm.tagLength, 0) + 1)
+                    let written: Result<Int, SodiumError> = out.withUnsafeMutableBytes { o in
+                        Result { () throws(SodiumError) in try open(c, key: key, nonce: n, associatedData: ad, into: o)
                         }
+                    }
+                    return written.map { count in
+                        out.removeLast(out.count - count)
+                        return out
                     }
                 }
             }
         }
-        guard rc == 0 else { throw .authenticationFailed }
-        out.removeLast(out.count - Int(outLength))
-        return out
+        return try result.get()
     }
 }
 
