@@ -117,24 +117,10 @@ public final class Database: @unchecked Sendable {
         try get(prefix: [], key, snapshot: snapshot)
     }
 
-    /// The value for `prefix ‖ key`, joining the two on the stack rather than the heap (the hot
-    /// path of every keyspace read).
+    /// The value for `prefix ‖ key`, copied into an array.
     public func get(prefix: [UInt8], _ key: [UInt8], snapshot: Snapshot? = nil) throws(StoreError) -> [UInt8]? {
         try reading { () throws(StoreError) -> [UInt8]? in
-            var length = 0
-            var error: UnsafeMutablePointer<CChar>? = nil
-            let opts = snapshot?.readOptions ?? readOptions
-            let total = prefix.count + key.count
-            let value = withUnsafeTemporaryAllocation(of: CChar.self, capacity: max(total, 1)) { joined in
-                prefix.withUnsafeBytes { UnsafeMutableRawBufferPointer(joined).copyMemory(from: $0) }
-                key.withUnsafeBytes {
-                    UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(joined)[prefix.count...])
-                        .copyMemory(from: $0)
-                }
-                return leveldb_get(db, opts, joined.baseAddress, total, &length, &error)
-            }
-            try check(error)
-            guard let value else { return nil }
+            guard let (value, length) = try leveldbGet(prefix: prefix, key, snapshot: snapshot) else { return nil }
             defer { leveldb_free(value) }
             return [UInt8](unsafeUninitializedCapacity: length) { out, count in
                 if length > 0 {
@@ -151,22 +137,32 @@ public final class Database: @unchecked Sendable {
     /// it when released. For large values read once (serving blocks), this saves a copy per read.
     public func getData(prefix: [UInt8], _ key: [UInt8], snapshot: Snapshot? = nil) throws(StoreError) -> Data? {
         try reading { () throws(StoreError) -> Data? in
-            var length = 0
-            var error: UnsafeMutablePointer<CChar>? = nil
-            let opts = snapshot?.readOptions ?? readOptions
-            let total = prefix.count + key.count
-            let value = withUnsafeTemporaryAllocation(of: CChar.self, capacity: max(total, 1)) { joined in
-                prefix.withUnsafeBytes { UnsafeMutableRawBufferPointer(joined).copyMemory(from: $0) }
-                key.withUnsafeBytes {
-                    UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(joined)[prefix.count...])
-                        .copyMemory(from: $0)
-                }
-                return leveldb_get(db, opts, joined.baseAddress, total, &length, &error)
-            }
-            try check(error)
-            guard let value else { return nil }
+            guard let (value, length) = try leveldbGet(prefix: prefix, key, snapshot: snapshot) else { return nil }
             return Data(bytesNoCopy: value, count: length, deallocator: .custom { pointer, _ in leveldb_free(pointer) })
         }
+    }
+
+    /// LevelDB's copy of the value for `prefix ‖ key` (the caller frees it), joining the two parts
+    /// on the stack rather than the heap: this is the hot path of every keyspace read.
+    private func leveldbGet(
+        prefix: [UInt8],
+        _ key: [UInt8],
+        snapshot: Snapshot?
+    ) throws(StoreError) -> (UnsafeMutablePointer<CChar>, Int)? {
+        var length = 0
+        var error: UnsafeMutablePointer<CChar>? = nil
+        let opts = snapshot?.readOptions ?? readOptions
+        let total = prefix.count + key.count
+        let value = withUnsafeTemporaryAllocation(of: CChar.self, capacity: max(total, 1)) { joined in
+            prefix.withUnsafeBytes { UnsafeMutableRawBufferPointer(joined).copyMemory(from: $0) }
+            key.withUnsafeBytes {
+                UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(joined)[prefix.count...])
+                    .copyMemory(from: $0)
+            }
+            return leveldb_get(db, opts, joined.baseAddress, total, &length, &error)
+        }
+        try check(error)
+        return value.map { ($0, length) }
     }
 
     /// Whether `key` has a value.
