@@ -92,6 +92,8 @@ public actor MuxConnection {
 
     /// Closes the connection; outstanding calls fail with `connectionClosed`.
     public func close() async {
+        // Calls made from now on fail at once, even before the read loop notices the close.
+        isClosed = true
         try? await secure.channel.channel.close()
     }
 
@@ -129,7 +131,15 @@ public actor MuxConnection {
     private func send(_ frame: MuxFrame) async throws {
         var buffer = ByteBuffer()
         try frame.encode(into: &buffer)
-        try await readyWriter().write(buffer)
+        guard !isClosed else { throw TransportError.connectionClosed }
+        do {
+            try await readyWriter().write(buffer)
+        } catch let error as TransportError {
+            throw error
+        } catch {
+            // The channel closed underneath (I/O on a closed channel, a finished writer).
+            throw TransportError.connectionClosed
+        }
     }
 
     /// Sends without waiting, for replies from handlers and control frames.
