@@ -13,7 +13,7 @@ public struct IPLDEncoder {
         if let special = IPLDEncoderNode.special(value) { return special }
         let root = IPLDEncoderNode()
         try value.encode(to: IPLDEncoderImpl(node: root, codingPath: []))
-        return try root.build(codingPath: [])
+        return root.build()
     }
 }
 
@@ -47,14 +47,14 @@ final class IPLDEncoderNode {
         }
     }
 
-    func build(codingPath: [any CodingKey]) throws -> IPLD {
+    func build() -> IPLD {
         switch content {
         case .empty:
             // A type that encoded nothing at all: an empty map, as Foundation's encoders do.
             return .map([:])
         case .value(let v): return v
-        case .list(let nodes): return .list(try nodes.map { try $0.build(codingPath: codingPath) })
-        case .map(let nodes): return .map(try nodes.mapValues { try $0.build(codingPath: codingPath) })
+        case .list(let nodes): return .list(nodes.map { $0.build() })
+        case .map(let nodes): return .map(nodes.mapValues { $0.build() })
         }
     }
 }

@@ -27,12 +27,7 @@ public struct CID: Hashable, Sendable, Comparable, CustomStringConvertible {
             }
             bytes = multihash.bytes
         case 1:
-            var out = [UInt8]()
-            out.reserveCapacity(4 + multihash.bytes.count)
-            Varint.encode(1, into: &out)
-            Varint.encode(codec, into: &out)
-            out.append(contentsOf: multihash.bytes)
-            bytes = out
+            bytes = CID.v1Bytes(codec: codec, multihash: multihash)
         default:
             throw .invalid(what: "CID", reason: "unsupported version \(version)")
         }
@@ -43,12 +38,17 @@ public struct CID: Hashable, Sendable, Comparable, CustomStringConvertible {
 
     /// A CIDv1 (cannot fail: every codec and multihash is valid in v1).
     public static func v1(codec: UInt64, multihash: Multihash) -> CID {
+        CID(version: 1, codec: codec, multihash: multihash, bytes: v1Bytes(codec: codec, multihash: multihash))
+    }
+
+    /// `varint(1) varint(codec) multihash`.
+    private static func v1Bytes(codec: UInt64, multihash: Multihash) -> [UInt8] {
         var out = [UInt8]()
         out.reserveCapacity(4 + multihash.bytes.count)
         Varint.encode(1, into: &out)
         Varint.encode(codec, into: &out)
         out.append(contentsOf: multihash.bytes)
-        return CID(version: 1, codec: codec, multihash: multihash, bytes: out)
+        return out
     }
 
     private init(version: Int, codec: UInt64, multihash: Multihash, bytes: [UInt8]) {

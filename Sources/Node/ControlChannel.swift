@@ -16,8 +16,9 @@ public enum ControlChannel {
     /// Handles one request and returns the reply object.
     public typealias Handler = @Sendable ([String: Any]) async -> [String: Any]
 
-    /// Serves the control socket until the returned channel is closed.
-    public static func serve(repo: String, handler: @escaping Handler) async throws -> NIOAsyncChannel<
+    /// Binds the control socket and records it; `run` then answers requests until the returned
+    /// channel is closed.
+    public static func serve(repo: String) async throws -> NIOAsyncChannel<
         NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never
     > {
         let path = socketPath(repo: repo)

@@ -65,7 +65,7 @@ struct ThreadsDaemon: AsyncParsableCommand {
             say("Listening on \(bound)/p2p/\(opened.peerID)")
         }
 
-        let control = try await ControlChannel.serve(repo: path) { _ in [:] }
+        let control = try await ControlChannel.serve(repo: path)
         let controlTask = Task {
             try? await ControlChannel.run(control) { request in await Self.handle(request, manager: manager) }
         }
