@@ -66,6 +66,7 @@ bench: setup
 	$$($(SWIFT) build -c release --show-bin-path)/threads bench encoding
 	$$($(SWIFT) build -c release --show-bin-path)/threads bench store
 	$$($(SWIFT) build -c release --show-bin-path)/threads bench transport
+	$$($(SWIFT) build -c release --show-bin-path)/threads bench dht
 
 clean:
 	$(SWIFT) package clean

@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "Sodium", targets: ["Sodium"]),
         .library(name: "Store", targets: ["Store"]),
         .library(name: "Transport", targets: ["Transport"]),
+        .library(name: "DHT", targets: ["DHT"]),
         .library(name: "Node", targets: ["Node"]),
         .executable(name: "threads", targets: ["ThreadsCLI"]),
         .executable(name: "threadsd", targets: ["ThreadsDaemon"]),
@@ -53,9 +54,19 @@ let package = Package(
             ]
         ),
         .target(
+            name: "DHT",
+            dependencies: [
+                "Multiformats", "DagCBOR", "Sodium", "Store",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "Node",
             dependencies: [
-                "Multiformats", "DagCBOR", "Sodium", "Store", "Transport",
+                "Multiformats", "DagCBOR", "Sodium", "Store", "Transport", "DHT",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -65,7 +76,7 @@ let package = Package(
         .executableTarget(
             name: "ThreadsCLI",
             dependencies: [
-                "CSodium", "CLevelDB", "Multiformats", "DagCBOR", "Sodium", "Store", "Node", "Transport",
+                "CSodium", "CLevelDB", "Multiformats", "DagCBOR", "Sodium", "Store", "Node", "Transport", "DHT",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -75,7 +86,7 @@ let package = Package(
         .executableTarget(
             name: "ThreadsDaemon",
             dependencies: [
-                "Multiformats", "Sodium", "Store", "Node", "Transport",
+                "Multiformats", "Sodium", "Store", "Node", "Transport", "DHT",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -97,6 +108,10 @@ let package = Package(
             ],
             // The independent Noise peer the interop tests run with Python.
             exclude: ["noise_peer.py"]
+        ),
+        .testTarget(
+            name: "DHTTests",
+            dependencies: ["DHT", "Sodium", "Multiformats", "Store", "DagCBOR", "ThreadsTestKit"]
         ),
         .testTarget(name: "NodeTests", dependencies: ["Node", "Sodium", "Store", "Multiformats"]),
         .testTarget(

@@ -13,6 +13,7 @@ struct Threads: AsyncParsableCommand {
             IdCommand.self,
             BlockCommand.self,
             SwarmCommand.self,
+            DHTCommand.self,
             CIDCommand.self,
             MultiaddrCommand.self,
             DagCommand.self,

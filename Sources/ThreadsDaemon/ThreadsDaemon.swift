@@ -3,7 +3,6 @@ import Foundation
 import Multiformats
 import Node
 import Store
-import Transport
 
 /// `threadsd`: the swift-threads node daemon.
 ///
@@ -17,8 +16,10 @@ struct ThreadsDaemon: AsyncParsableCommand {
         abstract: "The swift-threads node daemon.",
         discussion: """
             Creates the repo on first start (like `threads init`), listens on the given TCP multiaddrs \
-            (default: the repo's config, /ip4/0.0.0.0/tcp/4006; port 0 picks a free port) and runs until \
-            interrupted. `threads swarm peers|connect` talk to it through <repo>/threadsd.sock.
+            (default: the repo's config, /ip4/0.0.0.0/tcp/4006; port 0 picks a free port), runs the DHT \
+            on UDP (the same port number unless a /udp/ address is given), joins the DHT through the \
+            bootstrap peers and runs until interrupted. `threads swarm …` and `threads dht …` talk to it \
+            through <repo>/threadsd.sock.
             """,
         version: DaemonVersion.string
     )
@@ -26,16 +27,32 @@ struct ThreadsDaemon: AsyncParsableCommand {
     @Option(help: "Repo directory (default: $THREADS_REPO, else ~/.threads).")
     var repo: String?
 
-    @Option(name: .customLong("listen"), help: "TCP multiaddr to listen on (repeatable; default from config.json).")
+    @Option(
+        name: .customLong("listen"),
+        help:
+            "Multiaddr to listen on: /ip4|ip6/<host>/tcp/<port> for peers, …/udp/<port> for the DHT (repeatable; default from config.json; the DHT binds UDP on the TCP port unless told otherwise)."
+    )
     var listenAddresses: [String] = []
+
+    @Option(
+        name: .customLong("bootstrap"),
+        help: "Multiaddr of a node to join the DHT through, TCP or UDP (repeatable; added to config.json's list)."
+    )
+    var bootstrapAddresses: [String] = []
 
     func run() async throws {
         let path = Repo.resolvePath(repo)
         let listen: [Multiaddr]
+        let bootstrap: [Multiaddr]
         do {
             listen = try listenAddresses.map { try Multiaddr($0) }
         } catch {
             throw DaemonError(description: "--listen: \(error)")
+        }
+        do {
+            bootstrap = try bootstrapAddresses.map { try Multiaddr($0) }
+        } catch {
+            throw DaemonError(description: "--bootstrap: \(error)")
         }
         let opened: Repo
         do {
@@ -49,59 +66,33 @@ struct ThreadsDaemon: AsyncParsableCommand {
             throw DaemonError(description: "\(error)")
         }
 
-        let manager = ConnectionManager(
-            transport: SecureTransport(identity: opened.identity),
-            protocols: MuxProtocols(),
-            peerstore: Peerstore(database: opened.database)
-        )
+        let node = ThreadsNode(repo: opened)
         say("Welcome to Threads! Your peer ID is \(opened.peerID)")
-        for address in listen.isEmpty ? opened.config.listen : listen {
-            let bound: Multiaddr
-            do {
-                bound = try await manager.listen(on: address)
-            } catch {
-                throw DaemonError(description: "cannot listen on \(address): \(error)")
-            }
-            say("Listening on \(bound)/p2p/\(opened.peerID)")
+        do {
+            for line in try await node.start(listen: listen.isEmpty ? opened.config.listen : listen) { say(line) }
+        } catch {
+            await node.shutdown()
+            throw DaemonError(description: "\(error)")
+        }
+        let peers = opened.config.bootstrap + bootstrap
+        let bootstrapTask = Task {
+            guard !peers.isEmpty else { return }
+            let reached = await node.bootstrap(peers)
+            say("DHT: reached \(reached.count) of \(peers.count) bootstrap peers")
         }
 
         let control = try await ControlChannel.serve(repo: path)
         let controlTask = Task {
-            try? await ControlChannel.run(control) { request in await Self.handle(request, manager: manager) }
+            try? await ControlChannel.run(control) { request in await node.handle(request) }
         }
         await Self.waitForTerminationSignal()
         say("shutting down")
+        bootstrapTask.cancel()
         try? await control.channel.close()
         controlTask.cancel()
-        await manager.shutdown()
+        await node.shutdown()
         ControlChannel.remove(repo: path)
         opened.database.close()
-    }
-
-    static func handle(_ request: [String: Any], manager: ConnectionManager) async -> [String: Any] {
-        switch request["command"] as? String {
-        case "swarm.peers":
-            var result: [[String: Any]] = []
-            for peer in await manager.connectedPeers.sorted() {
-                var entry: [String: Any] = ["peerID": peer.description]
-                if let address = await manager.connection(to: peer)?.remoteAddress {
-                    entry["address"] = address.description
-                }
-                result.append(entry)
-            }
-            return ["ok": true, "result": result]
-        case "swarm.connect":
-            guard let text = request["address"] as? String else { return ["ok": false, "error": "missing address"] }
-            do {
-                let address = try Multiaddr(text)
-                let connection = try await manager.connect(address)
-                return ["ok": true, "result": ["peerID": connection.remotePeer.description]]
-            } catch {
-                return ["ok": false, "error": "\(error)"]
-            }
-        default:
-            return ["ok": false, "error": "unknown command \(request["command"] ?? "none")"]
-        }
     }
 
     /// Suspends until SIGINT or SIGTERM.

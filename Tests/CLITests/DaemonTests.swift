@@ -9,15 +9,15 @@ import Testing
         let output = Pipe()
         var banner: [String] = []
 
-        /// Starts the daemon and reads its banner up to the first "Listening on" line.
-        func start() throws {
+        /// Starts the daemon and reads its banner up to the DHT's "Listening on …/udp/…" line.
+        func start(_ extra: [String] = []) throws {
             process.executableURL = CLIRunner.executable.deletingLastPathComponent().appendingPathComponent("threadsd")
-            process.arguments = ["--repo", repo, "--listen", "/ip4/127.0.0.1/tcp/0"]
+            process.arguments = ["--repo", repo, "--listen", "/ip4/127.0.0.1/tcp/0"] + extra
             process.standardOutput = output
             process.standardError = FileHandle.nullDevice
             try process.run()
             var text = ""
-            while !text.contains("Listening on") {
+            while !text.contains("/udp/") {
                 let chunk = output.fileHandleForReading.availableData
                 if chunk.isEmpty { break }
                 text += String(decoding: chunk, as: UTF8.self)
@@ -27,6 +27,23 @@ import Testing
 
         var address: String? {
             banner.first { $0.hasPrefix("Listening on ") }.map { String($0.dropFirst("Listening on ".count)) }
+        }
+
+        var udpAddress: String? {
+            banner.first { $0.hasPrefix("Listening on ") && $0.contains("/udp/") }
+                .map { String($0.dropFirst("Listening on ".count)) }
+        }
+
+        /// Reads output until a line containing `marker` arrives (or the daemon exits).
+        func waitFor(_ marker: String) -> Bool {
+            var text = banner.joined(separator: "\n")
+            while !text.contains(marker) {
+                let chunk = output.fileHandleForReading.availableData
+                if chunk.isEmpty { return false }
+                text += String(decoding: chunk, as: UTF8.self)
+            }
+            banner = text.split(separator: "\n").map(String.init)
+            return true
         }
 
         var peerID: String? {
@@ -85,5 +102,85 @@ import Testing
         let after = try await CLIRunner.run(["swarm", "peers", "--repo", a.repo])
         #expect(after.status != 0)
         #expect(after.stderr.contains("no threadsd is running"))
+    }
+
+    @Test func daemonsFindEachOtherThroughTheDHT() async throws {
+        let a = Daemon()
+        let b = Daemon()
+        let c = Daemon()
+        try await CLIRunner.blocking { try a.start() }
+        let aAddress = try #require(a.address)
+        let aUDP = try #require(a.udpAddress)
+        // The DHT binds UDP on the TCP port number, and the banner says so.
+        let tcpPort = aAddress.split(separator: "/")[3]
+        #expect(aUDP.split(separator: "/")[3] == tcpPort, "\(a.banner)")
+        #expect(aUDP.hasSuffix("/p2p/\(try #require(a.peerID))"))
+
+        // b joins through a's TCP address (as an invite gives it), c through a's UDP one.
+        try await CLIRunner.blocking { try b.start(["--bootstrap", aAddress]) }
+        try await CLIRunner.blocking { try c.start(["--bootstrap", aUDP]) }
+        #expect(await CLIRunner.blockingValue { b.waitFor("DHT: reached 1 of 1 bootstrap peers") }, "\(b.banner)")
+        #expect(await CLIRunner.blockingValue { c.waitFor("DHT: reached 1 of 1 bootstrap peers") }, "\(c.banner)")
+        let bPeer = try #require(b.peerID)
+        let cPeer = try #require(c.peerID)
+
+        let table = try await CLIRunner.run(["dht", "table", "--repo", a.repo])
+        #expect(table.status == 0, "\(table.stderr)")
+        let tableJSON = try #require(try JSONSerialization.jsonObject(with: Data(table.stdout.utf8)) as? [String: Any])
+        #expect(tableJSON["size"] as? Int == 2, "\(table.stdout)")
+        #expect(tableJSON["peerID"] as? String == a.peerID)
+
+        // c finds b's addresses though it never talked to b: the DHT holds b's peer record.
+        let found = try await CLIRunner.run(["dht", "find-peer", bPeer, "--repo", c.repo])
+        #expect(found.status == 0, "\(found.stderr)")
+        let bTCP = try #require(b.address)
+        #expect(found.stdout.split(separator: "\n").map(String.init).contains(bTCP), "\(found.stdout)")
+
+        // Provider records: b announces, a and c find b.
+        let cid = "bafkreidon73zkcrwdb5iafqtijxildoonbwnpv7dyd6ef3qdgads2jc4su"
+        let provide = try await CLIRunner.run(["dht", "provide", cid, "--repo", b.repo])
+        #expect(provide.status == 0, "\(provide.stderr)")
+        #expect(provide.trimmedStdout == "announced \(cid) to 2 DHT nodes")
+        for asker in [a, c] {
+            let providers = try await CLIRunner.run(["dht", "providers", cid, "--repo", asker.repo])
+            let list = try JSONSerialization.jsonObject(with: Data(providers.stdout.utf8)) as? [[String: Any]]
+            #expect(list?.map { $0["peerID"] as? String } == [bPeer], "\(providers.stdout) \(providers.stderr)")
+        }
+
+        // c dials b knowing only its peer ID: the address comes from peer routing.
+        let connect = try await CLIRunner.run(["swarm", "connect", bPeer, "--repo", c.repo])
+        #expect(connect.status == 0, "\(connect.stderr)")
+        #expect(connect.trimmedStdout == "connected to \(bPeer)")
+        let peers = try await CLIRunner.run(["swarm", "peers", "--repo", b.repo])
+        #expect(peers.stdout.contains(cPeer))
+
+        // Clear errors for bad input; the daemon keeps running.
+        let badCID = try await CLIRunner.run(["dht", "providers", "not-a-cid", "--repo", a.repo])
+        #expect(badCID.status != 0)
+        #expect(badCID.stderr.contains("is not a CID"))
+        let unknown = try await CLIRunner.run([
+            "dht", "find-peer", "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA", "--repo", a.repo,
+        ])
+        #expect(unknown.status != 0)
+        #expect(unknown.stderr.contains("no peer record found"))
+
+        for daemon in [a, b, c] { #expect(await CLIRunner.blockingValue { daemon.stop() } == 0) }
+    }
+
+    @Test func bootstrapThroughATCPAddressFindsADHTOnAnotherPort() async throws {
+        let a = Daemon()
+        let b = Daemon()
+        // a's DHT is told to use its own UDP port, so the TCP port number does not lead to it.
+        try await CLIRunner.blocking { try a.start(["--listen", "/ip4/127.0.0.1/udp/0"]) }
+        let aAddress = try #require(a.address)
+        let aUDP = try #require(a.udpAddress)
+        try await CLIRunner.blocking { try b.start(["--bootstrap", aAddress]) }
+        #expect(
+            await CLIRunner.blockingValue { b.waitFor("DHT: reached 1 of 1 bootstrap peers") },
+            "\(b.banner) \(aUDP)"
+        )
+        let table = try await CLIRunner.run(["dht", "table", "--repo", b.repo])
+        #expect(table.stdout.contains("\"size\" : 1") || table.stdout.contains("\"size\": 1"), "\(table.stdout)")
+        for daemon in [a, b] { #expect(await CLIRunner.blockingValue { daemon.stop() } == 0) }
     }
 }

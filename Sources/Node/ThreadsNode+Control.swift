@@ -1,0 +1,87 @@
+import DHT
+import Foundation
+import Multiformats
+import Transport
+
+/// The control-channel commands (`threads swarm …`, `threads dht …`).
+extension ThreadsNode {
+    public nonisolated func handle(_ request: [String: Any]) async -> [String: Any] {
+        let dht = await self.dht
+        func ok(_ result: Any) -> [String: Any] { ["ok": true, "result": result] }
+        func failure(_ message: String) -> [String: Any] { ["ok": false, "error": message] }
+        func string(_ key: String) -> String? { request[key] as? String }
+        func cid(_ key: String) throws -> CID {
+            guard let text = string(key) else { throw NodeError("missing \(key)") }
+            do { return try CID(text) } catch { throw NodeError("'\(text)' is not a CID: \(error)") }
+        }
+
+        do {
+            switch string("command") {
+            case "swarm.peers":
+                var result: [[String: Any]] = []
+                for peer in await manager.connectedPeers.sorted() {
+                    var entry: [String: Any] = ["peerID": peer.description]
+                    if let address = await manager.connection(to: peer)?.remoteAddress {
+                        entry["address"] = address.description
+                    }
+                    result.append(entry)
+                }
+                return ok(result)
+            case "swarm.connect":
+                guard let target = string("address") else { return failure("missing address") }
+                return ok(["peerID": try await connect(target).description])
+            case "dht.find-peer":
+                guard let dht else { return failure("the DHT is not running") }
+                guard let text = string("peer") else { return failure("missing peer") }
+                let peer: PeerID
+                do { peer = try PeerID(text) } catch { return failure("'\(text)' is not a peer ID: \(error)") }
+                guard let record = await dht.findPeer(peer) else {
+                    return failure("no peer record found for \(peer)")
+                }
+                return ok([
+                    "peerID": peer.description, "sequence": record.sequence,
+                    "addresses": record.addresses.map(\.description),
+                ])
+            case "dht.provide":
+                guard let dht else { return failure("the DHT is not running") }
+                let content = try cid("cid")
+                let addresses = dialableAddresses.filter { $0.components.count > 1 && $0.components[1].proto == .tcp }
+                let stored = await dht.provide(content, addresses: addresses)
+                return ok(["cid": content.description, "stored": stored])
+            case "dht.providers":
+                guard let dht else { return failure("the DHT is not running") }
+                let content = try cid("cid")
+                let wanted = (request["count"] as? Int) ?? 20
+                let records = await dht.findProviders(content, wanted: max(1, wanted))
+                return ok(
+                    records.map { record -> [String: Any] in
+                        [
+                            "peerID": record.provider.description, "addresses": record.addresses.map(\.description),
+                            "issued": record.issued,
+                        ]
+                    }
+                )
+            case "dht.table":
+                guard let dht else { return failure("the DHT is not running") }
+                let summary = await dht.tableSummary()
+                let stats = await dht.stats
+                return ok([
+                    "peerID": summary.peer.description,
+                    "address": summary.endpoint.description,
+                    "size": summary.size,
+                    "buckets": summary.buckets.map {
+                        ["index": $0.index, "size": $0.size, "replacements": $0.replacements]
+                    },
+                    "providerRecords": summary.providerRecords,
+                    "peerRecords": summary.peerRecords,
+                    "provided": summary.provided,
+                    "dropped": stats.dropped,
+                ])
+            case let other:
+                return failure("unknown command \(other ?? "none")")
+            }
+        } catch {
+            return failure("\(error)")
+        }
+    }
+}

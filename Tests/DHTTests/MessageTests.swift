@@ -1,0 +1,190 @@
+import DagCBOR
+import Foundation
+import Multiformats
+import Sodium
+import Testing
+import ThreadsTestKit
+
+@testable import DHT
+
+@Suite("DHT datagrams and records")
+struct MessageTests {
+    let identity = Ed25519.PrivateKey()
+
+    func envelope(_ message: DHTMessage) -> Envelope {
+        Envelope(
+            transaction: [1, 2, 3, 4, 5, 6, 7, 8],
+            sender: identity.publicKey.peerID,
+            timestamp: DHTNode.nowMilliseconds(),
+            message: message
+        )
+    }
+
+    func sampleMessages() throws -> [DHTMessage] {
+        let key = DHTKey(peer: identity.publicKey.peerID)
+        let contact = DHTContact(
+            peer: Ed25519.PrivateKey().publicKey.peerID,
+            endpoint: try UDPEndpoint(ip: [10, 1, 2, 3], port: 9)
+        )
+        let six = DHTContact(
+            peer: Ed25519.PrivateKey().publicKey.peerID,
+            endpoint: try UDPEndpoint(ip: [0xfd] + [UInt8](repeating: 1, count: 15), port: 4006)
+        )
+        let provider = ProviderRecord(
+            key: key,
+            addresses: [try Multiaddr("/ip4/10.1.2.3/tcp/4006")],
+            issued: 1_700_000_000_000,
+            identity: identity
+        )
+        let peer = PeerRecord(sequence: 42, addresses: [try Multiaddr("/ip6/::1/tcp/1")], identity: identity)
+        return [
+            .ping, .findNode(target: key), .getProviders(key: key), .addProvider(provider), .putPeer(peer),
+            .getPeer(contact.peer), .pong(observed: contact.endpoint), .nodes(closer: [contact, six]),
+            .providers(records: [provider], closer: [contact]), .stored, .peer(record: peer, closer: [six]),
+            .peer(record: nil, closer: []), .error("no"),
+        ]
+    }
+
+    @Test func everyMessageRoundTrips() throws {
+        for message in try sampleMessages() {
+            let sealed = envelope(message).sealed(with: identity)
+            let opened = try Envelope.open(sealed, limit: 4096)
+            #expect(opened == envelope(message).withTimestamp(opened.timestamp))
+            #expect(opened.message == message)
+            #expect(sealed.count < 1400)
+        }
+    }
+
+    @Test func anyFlippedBitIsRejected() throws {
+        let sealed = envelope(.findNode(target: DHTKey(peer: identity.publicKey.peerID))).sealed(with: identity)
+        var rejected = 0
+        for index in sealed.indices {
+            var forged = sealed
+            forged[index] ^= 0x04
+            if (try? Envelope.open(forged, limit: 4096)) == nil { rejected += 1 }
+        }
+        #expect(rejected == sealed.count)
+    }
+
+    @Test func aSignatureByAnotherKeyIsRejected() throws {
+        var message = envelope(.ping)
+        message.sender = Ed25519.PrivateKey().publicKey.peerID  // claims another identity
+        let sealed = message.sealed(with: identity)
+        #expect(throws: DHTError.badSignature(what: "datagram from \(message.sender)")) {
+            try Envelope.open(sealed, limit: 4096)
+        }
+    }
+
+    @Test func oversizedAndGarbageDatagramsGiveTypedErrors() throws {
+        #expect(throws: DHTError.oversized(size: 5000, limit: 4096)) {
+            try Envelope.open([UInt8](repeating: 0xa0, count: 5000), limit: 4096)
+        }
+        var rng = SeededGenerator(seed: 99)
+        for length in [0, 1, 2, 7, 64, 300, 1399] {
+            for _ in 0..<20 {
+                #expect(throws: DHTError.self) { try Envelope.open(rng.bytes(length), limit: 4096) }
+            }
+        }
+        // Truncations of a valid datagram.
+        let sealed = envelope(.ping).sealed(with: identity)
+        for cut in 0..<sealed.count {
+            #expect(throws: DHTError.self) { try Envelope.open(Array(sealed.prefix(cut)), limit: 4096) }
+        }
+    }
+
+    @Test func unknownFieldsVersionsAndOperationsAreRejected() throws {
+        func sealedMap(_ edit: (inout [String: IPLD]) -> Void) -> [UInt8] {
+            var fields: [String: IPLD] = [
+                "v": .uint(1), "t": .bytes([1, 2, 3, 4, 5, 6, 7, 8]), "s": .bytes(identity.publicKey.peerID.bytes),
+                "ts": .uint(DHTNode.nowMilliseconds()), "m": .map(["op": .string("ping")]),
+            ]
+            edit(&fields)
+            fields["sig"] = .bytes(identity.signature(for: Envelope.domain + IPLD.map(fields).encoded))
+            return IPLD.map(fields).encoded
+        }
+        #expect(throws: DHTError.malformed("unknown version 2")) {
+            try Envelope.open(sealedMap { $0["v"] = .uint(2) }, limit: 4096)
+        }
+        #expect(throws: DHTError.malformed("unknown field 'x' in datagram")) {
+            try Envelope.open(sealedMap { $0["x"] = .uint(1) }, limit: 4096)
+        }
+        #expect(throws: DHTError.malformed("unknown operation 'dance'")) {
+            try Envelope.open(sealedMap { $0["m"] = .map(["op": .string("dance")]) }, limit: 4096)
+        }
+        #expect(throws: DHTError.self) {
+            try Envelope.open(sealedMap { $0["m"] = .map(["op": .string("ping"), "extra": .null]) }, limit: 4096)
+        }
+        #expect(throws: DHTError.self) { try Envelope.open(sealedMap { $0["t"] = .bytes([1]) }, limit: 4096) }
+    }
+
+    @Test func recordsCarryTheirSignersSignature() throws {
+        let key = DHTKey(peer: identity.publicKey.peerID)
+        let record = ProviderRecord(key: key, addresses: [], issued: 5, identity: identity)
+        #expect(try ProviderRecord(ipld: record.ipld) == record)
+        // A server cannot pass off a record with another provider or time.
+        guard case .map(var fields) = record.ipld else {
+            Issue.record("not a map")
+            return
+        }
+        fields["t"] = .uint(6)
+        #expect(throws: DHTError.self) { try ProviderRecord(ipld: .map(fields)) }
+        fields["t"] = .uint(5)
+        fields["p"] = .bytes(Ed25519.PrivateKey().publicKey.peerID.bytes)
+        #expect(throws: DHTError.self) { try ProviderRecord(ipld: .map(fields)) }
+
+        let peer = PeerRecord(sequence: 3, addresses: [try Multiaddr("/ip4/1.2.3.4/tcp/5")], identity: identity)
+        #expect(try PeerRecord(ipld: peer.ipld) == peer)
+        guard case .map(var peerFields) = peer.ipld else {
+            Issue.record("not a map")
+            return
+        }
+        peerFields["s"] = .uint(4)
+        #expect(throws: DHTError.badSignature(what: "peer record of \(identity.publicKey.peerID)")) {
+            try PeerRecord(ipld: .map(peerFields))
+        }
+    }
+
+    @Test func longAnswersAreSplitBelowTheTargetSize() async throws {
+        let node = DHTNode(
+            identity: identity,
+            socket: MemoryNetwork().socket(at: try UDPEndpoint(ip: [10, 0, 0, 1], port: 1))
+        )
+        // Twenty IPv6 contacts do not fit in one 1,400-byte datagram.
+        let contacts = (0..<20).map { index in
+            DHTContact(
+                peer: Ed25519.PrivateKey().publicKey.peerID,
+                endpoint: try! UDPEndpoint(
+                    ip: [0x20, 0x01, 0x0d, 0xb8] + [UInt8](repeating: UInt8(index), count: 12),
+                    port: 4006
+                )
+            )
+        }
+        let providers = (0..<20).map { _ in
+            ProviderRecord(
+                key: DHTKey(peer: identity.publicKey.peerID),
+                addresses: [try! Multiaddr("/ip6/2001:db8::1/tcp/4006")],
+                issued: 1,
+                identity: Ed25519.PrivateKey()
+            )
+        }
+        for message in [DHTMessage.nodes(closer: contacts), .providers(records: providers, closer: contacts)] {
+            let parts = await node.split(message)
+            #expect(parts.count > 1)
+            for (index, part) in parts.enumerated() {
+                var sealed = envelope(part)
+                sealed.part = index
+                sealed.parts = parts.count
+                #expect(sealed.sealed(with: identity).count <= 1400)
+            }
+            #expect(DHTNode.merge(Dictionary(uniqueKeysWithValues: parts.enumerated().map { ($0, $1) })) == message)
+        }
+    }
+}
+
+extension Envelope {
+    func withTimestamp(_ timestamp: UInt64) -> Envelope {
+        var copy = self
+        copy.timestamp = timestamp
+        return copy
+    }
+}
