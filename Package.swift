@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "Store", targets: ["Store"]),
         .library(name: "Transport", targets: ["Transport"]),
         .library(name: "DHT", targets: ["DHT"]),
+        .library(name: "Exchange", targets: ["Exchange"]),
         .library(name: "Node", targets: ["Node"]),
         .executable(name: "threads", targets: ["ThreadsCLI"]),
         .executable(name: "threadsd", targets: ["ThreadsDaemon"]),
@@ -64,9 +65,16 @@ let package = Package(
             ]
         ),
         .target(
+            name: "Exchange",
+            dependencies: [
+                "Multiformats", "DagCBOR", "Store", "Transport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "Node",
             dependencies: [
-                "Multiformats", "DagCBOR", "Sodium", "Store", "Transport", "DHT",
+                "Multiformats", "DagCBOR", "Sodium", "Store", "Transport", "DHT", "Exchange",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -77,6 +85,7 @@ let package = Package(
             name: "ThreadsCLI",
             dependencies: [
                 "CSodium", "CLevelDB", "Multiformats", "DagCBOR", "Sodium", "Store", "Node", "Transport", "DHT",
+                "Exchange",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -112,6 +121,13 @@ let package = Package(
         .testTarget(
             name: "DHTTests",
             dependencies: ["DHT", "Sodium", "Multiformats", "Store", "DagCBOR", "ThreadsTestKit"]
+        ),
+        .testTarget(
+            name: "ExchangeTests",
+            dependencies: [
+                "Exchange", "Transport", "Sodium", "Multiformats", "Store", "DagCBOR", "ThreadsTestKit",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(name: "NodeTests", dependencies: ["Node", "Sodium", "Store", "Multiformats"]),
         .testTarget(

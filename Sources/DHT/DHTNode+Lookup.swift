@@ -141,18 +141,23 @@ extension DHTNode {
         return DHTContact(peer: peer, endpoint: endpoint)
     }
 
-    /// Joins the network through the given nodes: pings them, looks up this node's own key (which
-    /// fills the nearby buckets), then refreshes each farther bucket once. Returns the contacts
-    /// that answered the pings.
+    /// Joins the network through the given nodes: pings them (three rounds, a second and then two
+    /// apart, while none answers), looks up this node's own key (which fills the nearby buckets),
+    /// then refreshes each farther bucket once. Returns the contacts that answered the pings. While
+    /// the table stays empty, maintenance tries these addresses again.
     @discardableResult
     public func bootstrap(_ addresses: [Multiaddr]) async -> [DHTContact] {
+        if !addresses.isEmpty { bootstrapAddresses = addresses }
         var reached: [DHTContact] = []
-        await withTaskGroup(of: DHTContact?.self) { group in
-            for address in addresses {
-                group.addTask { try? await self.ping(address) }
-            }
-            for await contact in group {
-                if let contact { reached.append(contact) }
+        for round in 0..<3 where reached.isEmpty && !addresses.isEmpty {
+            if round > 0 { try? await Task.sleep(for: .seconds(round)) }
+            await withTaskGroup(of: DHTContact?.self) { group in
+                for address in addresses {
+                    group.addTask { try? await self.ping(address) }
+                }
+                for await contact in group {
+                    if let contact { reached.append(contact) }
+                }
             }
         }
         guard table.count > 0 else { return reached }
@@ -248,6 +253,9 @@ extension DHTNode {
         let ttl = ProviderStore.milliseconds(options.providers.ttl)
         peerRecords = peerRecords.filter { $0.value.received + ttl > now }
         sweepReplayCache(now: now)
+        if table.count == 0, !bootstrapAddresses.isEmpty {
+            await bootstrap(bootstrapAddresses)
+        }
         let cutoff = Date() - TimeInterval(options.refreshInterval.components.seconds)
         if table.count > 0 {
             for index in table.staleBuckets(since: cutoff) {

@@ -95,6 +95,8 @@ public actor DHTNode {
     var seenOrder: [[UInt8]] = []
     var seenHead = 0
     var pingingOldest: Set<PeerID> = []
+    /// Where the node last bootstrapped from, to try again while its table is empty.
+    var bootstrapAddresses: [Multiaddr] = []
     public private(set) var stats = Stats()
     var tasks: [Task<Void, Never>] = []
     var stopped = false

@@ -13,6 +13,8 @@ public final class UDPSocket: DatagramSocket {
     static let receiveBufferSize = 16 * 1024
     /// Datagrams waiting for the node when it falls behind; more are dropped (UDP may lose them).
     static let queueLength = 4096
+    /// SO_RCVBUF asked of the kernel (it may cap it at net.core.rmem_max).
+    static let receiveSocketBuffer = 1 << 20
 
     private init(channel: any Channel, local: UDPEndpoint, inbound: AsyncStream<Datagram>) {
         self.channel = channel
@@ -33,7 +35,11 @@ public final class UDPSocket: DatagramSocket {
         let channel: any Channel
         do {
             channel = try await DatagramBootstrap(group: group)
-                .channelOption(.socketOption(.so_reuseaddr), value: 1)
+                // No SO_REUSEADDR: on UDP it lets the kernel hand one port to two sockets, and
+                // datagrams then reach only one of them (UDP has no TIME_WAIT to work around).
+                // Bursts of answers (α requests from several lookups) must not overflow the kernel's
+                // default receive buffer while the event loop is busy.
+                .channelOption(.socketOption(.so_rcvbuf), value: receiveSocketBuffer)
                 .channelOption(
                     .recvAllocator,
                     value: FixedSizeRecvByteBufferAllocator(capacity: receiveBufferSize)

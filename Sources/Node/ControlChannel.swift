@@ -13,8 +13,12 @@ public enum ControlChannel {
     public static func socketPath(repo: String) -> String { repo + "/threadsd.sock" }
     public static func recordPath(repo: String) -> String { repo + "/control.json" }
 
-    /// Handles one request and returns the reply object.
-    public typealias Handler = @Sendable ([String: Any]) async -> [String: Any]
+    /// Handles one request and returns the reply object. Long operations may first send progress
+    /// objects through the `Progress` callback; each goes out as its own `{"progress": …}` line.
+    public typealias Handler = @Sendable ([String: Any], @escaping Progress) async -> [String: Any]
+
+    /// Sends one progress line to the client of the current request.
+    public typealias Progress = @Sendable ([String: Any]) async -> Void
 
     /// Binds the control socket and records it; `run` then answers requests until the returned
     /// channel is closed.
@@ -57,7 +61,16 @@ public enum ControlChannel {
                                     if let object = try? JSONSerialization.jsonObject(
                                         with: Data(line.readableBytesView)
                                     ) as? [String: Any] {
-                                        reply = await handler(object)
+                                        reply = await handler(object) { progress in
+                                            guard
+                                                var data = try? JSONSerialization.data(
+                                                    withJSONObject: ["progress": progress],
+                                                    options: [.sortedKeys]
+                                                )
+                                            else { return }
+                                            data.append(0x0a)
+                                            try? await output.write(ByteBuffer(bytes: data))
+                                        }
                                     } else {
                                         reply = ["ok": false, "error": "the request is not a JSON object"]
                                     }
@@ -96,8 +109,13 @@ public enum ControlChannel {
         }
     }
 
-    /// Sends one request to the daemon serving `repo` and returns its `result`.
-    public static func call(repo: String, _ request: [String: Any]) async throws -> Any {
+    /// Sends one request to the daemon serving `repo` and returns its `result`; progress lines
+    /// sent before the reply go to `progress`.
+    public static func call(
+        repo: String,
+        _ request: [String: Any],
+        progress: @escaping @Sendable ([String: Any]) -> Void = { _ in }
+    ) async throws -> Any {
         guard let data = FileManager.default.contents(atPath: recordPath(repo: repo)),
             let record = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
             let path = record["socket"] as? String
@@ -120,7 +138,17 @@ public enum ControlChannel {
             var buffer = ByteBuffer()
             for try await chunk in input {
                 buffer.writeImmutableBuffer(chunk)
-                if buffer.readableBytesView.contains(0x0a) { break }
+                while let newline = buffer.readableBytesView.firstIndex(of: 0x0a) {
+                    let line = Data(buffer.readSlice(length: newline - buffer.readerIndex + 1)!.readableBytesView)
+                    if let object = try? JSONSerialization.jsonObject(with: line) as? [String: Any],
+                        let update = object["progress"] as? [String: Any]
+                    {
+                        progress(update)
+                        continue
+                    }
+                    return line
+                }
+                buffer.discardReadBytes()
             }
             return Data(buffer.readableBytesView)
         }

@@ -1,11 +1,15 @@
 import DHT
+import Exchange
 import Foundation
 import Multiformats
 import Transport
 
 /// The control-channel commands (`threads swarm …`, `threads dht …`).
 extension ThreadsNode {
-    public nonisolated func handle(_ request: [String: Any]) async -> [String: Any] {
+    public nonisolated func handle(
+        _ request: [String: Any],
+        progress: @escaping ControlChannel.Progress = { _ in }
+    ) async -> [String: Any] {
         let dht = await self.dht
         func ok(_ result: Any) -> [String: Any] { ["ok": true, "result": result] }
         func failure(_ message: String) -> [String: Any] { ["ok": false, "error": message] }
@@ -77,6 +81,30 @@ extension ThreadsNode {
                     "provided": summary.provided,
                     "dropped": stats.dropped,
                 ])
+            case "add":
+                guard let path = string("path") else { return failure("missing path") }
+                let chunkSize = (request["chunkSize"] as? Int) ?? FileDAG.defaultChunkSize
+                guard chunkSize > 0, chunkSize <= 1 << 21 else {
+                    return failure("chunk size must be between 1 byte and 2 MiB")
+                }
+                let (root, size, announced) = try await add(path: path, chunkSize: chunkSize, progress: progress)
+                return ok(["cid": root.description, "size": size, "announced": announced])
+            case "get":
+                let root = try cid("cid")
+                guard let path = string("output") else { return failure("missing output") }
+                let written = try await get(root, to: path, progress: progress)
+                return ok(["cid": root.description, "bytes": written, "output": path])
+            case "exchange.ledger":
+                return ok(
+                    await exchange.ledgerSummaries.map { ledger -> [String: Any] in
+                        [
+                            "peerID": ledger.peer.description, "bytesSent": ledger.bytesSent,
+                            "bytesReceived": ledger.bytesReceived, "blocksSent": ledger.blocksSent,
+                            "blocksReceived": ledger.blocksReceived, "corruptBlocks": ledger.corruptBlocks,
+                            "queuedWants": ledger.queuedWants,
+                        ]
+                    }
+                )
             case let other:
                 return failure("unknown command \(other ?? "none")")
             }

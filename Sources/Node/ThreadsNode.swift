@@ -1,5 +1,6 @@
 import DHT
 import DagCBOR
+import Exchange
 import Foundation
 import Logging
 import Multiformats
@@ -17,6 +18,8 @@ public actor ThreadsNode {
     public nonisolated let repo: Repo
     public nonisolated let peerID: PeerID
     public nonisolated let manager: ConnectionManager
+    /// The block exchange (`/threads/exchange/1`), with the DHT for provider search.
+    public nonisolated let exchange: Exchange
     private nonisolated let advertised: AdvertisedAddresses
     public private(set) var dht: DHTNode?
     /// The bound TCP listen addresses (ports resolved), without `/p2p/`.
@@ -39,12 +42,20 @@ public actor ThreadsNode {
             ])
             return .single(try DagCBOR.encode(answer))
         }
+        let slot = ExchangeSlot()
+        Exchange.register(in: &protocols, slot: slot)
+        let routing = NodeRouting()
         manager = ConnectionManager(
             transport: SecureTransport(identity: repo.identity),
             protocols: protocols,
             peerstore: Peerstore(database: repo.database)
         )
+        exchange = Exchange(blockstore: repo.blockstore, manager: manager, routing: routing)
+        slot.exchange = exchange
+        self.routing = routing
     }
+
+    private nonisolated let routing: NodeRouting
 
     /// Binds the TCP listeners and the DHT's UDP socket; returns the banner lines (full
     /// multiaddrs). Without a UDP address in `listen`, the DHT binds UDP on the first TCP
@@ -93,6 +104,8 @@ public actor ThreadsNode {
         let dht = DHTNode(identity: repo.identity, socket: socket, database: repo.database)
         await dht.start()
         self.dht = dht
+        routing.attach(dht: dht, addresses: advertised)
+        await exchange.start()
         lines.append("Listening on \(socket.localEndpoint.multiaddr)/p2p/\(peerID)")
         advertised.set(
             listen: tcpAddresses.flatMap(InterfaceAddresses.expand),
@@ -190,8 +203,30 @@ public actor ThreadsNode {
     /// Stops the DHT (saving its table) and closes every connection.
     public func shutdown() async {
         maintenance?.cancel()
+        await exchange.stop()
         await dht?.stop()
         await manager.shutdown()
+    }
+}
+
+/// Provider search and announcements for the exchange, through the DHT once it runs.
+final class NodeRouting: ProviderRouting {
+    private let state = Mutex<(DHTNode?, AdvertisedAddresses?)>((nil, nil))
+
+    func attach(dht: DHTNode, addresses: AdvertisedAddresses) {
+        state.withLock { $0 = (dht, addresses) }
+    }
+
+    func findProviders(_ cid: CID, wanted: Int) async -> [(peer: PeerID, addresses: [Multiaddr])] {
+        guard let dht = state.withLock({ $0.0 }) else { return [] }
+        return await dht.findProviders(cid, wanted: wanted).map { ($0.provider, $0.addresses) }
+    }
+
+    func provide(_ cid: CID) async {
+        let (dht, advertised) = state.withLock { $0 }
+        guard let dht, let advertised else { return }
+        let tcp = advertised.current.0.filter { $0.components.count > 1 && $0.components[1].proto == .tcp }
+        await dht.provide(cid, addresses: tcp)
     }
 }
 

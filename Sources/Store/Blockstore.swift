@@ -50,6 +50,11 @@ public final class Blockstore: Sendable {
         try blocks.get(cid.bytes)?.count
     }
 
+    /// Makes every block stored so far durable (after puts made without `sync`).
+    public func sync() throws(StoreError) {
+        try database.sync()
+    }
+
     /// Stores one block (a no-op when it is already stored).
     public func put(_ block: Block, sync: Bool = false) throws(StoreError) {
         try put([block], sync: sync)

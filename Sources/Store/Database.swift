@@ -216,6 +216,11 @@ public final class Database: @unchecked Sendable {
         }
     }
 
+    /// Waits until every write made so far is on disk (an empty synced batch flushes the log).
+    public func sync() throws(StoreError) {
+        try write(WriteBatch(), sync: true)
+    }
+
     /// A consistent read-only view of the database as it is now.
     public func snapshot() throws(StoreError) -> Snapshot {
         try retain()

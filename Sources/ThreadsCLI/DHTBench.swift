@@ -101,7 +101,15 @@ struct DHTBench: AsyncParsableCommand {
         }
         progress("")
         var sizes: [Int] = []
-        for node in network { sizes.append(await node.table.count) }
+        for node in network {
+            sizes.append(await node.table.count)
+            if ProcessInfo.processInfo.environment["THREADS_BENCH_DEBUG"] != nil, await node.table.count == 0 {
+                let stats = await node.stats
+                print(
+                    "empty table: \(node.localContact) received \(stats.datagramsReceived) sent \(stats.datagramsSent) timeouts \(stats.timeouts) dropped \(stats.dropped)"
+                )
+            }
+        }
         sizes.sort()
         print(
             "bootstrap: \(formatRate(Self.seconds(clock.now - started))) s; routing table size median \(sizes[sizes.count / 2]), min \(sizes[0]), max \(sizes[sizes.count - 1])"
@@ -136,6 +144,14 @@ struct DHTBench: AsyncParsableCommand {
             )
         }
         print(table.render())
+        var timeouts = 0
+        var dropped = 0
+        for node in network {
+            let stats = await node.stats
+            timeouts += stats.timeouts
+            dropped += stats.droppedTotal
+        }
+        print("request timeouts (all nodes, whole run): \(timeouts); datagrams dropped as invalid: \(dropped)")
         let bound = log2(Double(nodes)) / 2
         print("")
         print(

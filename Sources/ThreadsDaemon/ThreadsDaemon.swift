@@ -83,7 +83,9 @@ struct ThreadsDaemon: AsyncParsableCommand {
 
         let control = try await ControlChannel.serve(repo: path)
         let controlTask = Task {
-            try? await ControlChannel.run(control) { request in await node.handle(request) }
+            try? await ControlChannel.run(control) { request, progress in
+                await node.handle(request, progress: progress)
+            }
         }
         await Self.waitForTerminationSignal()
         say("shutting down")

@@ -285,6 +285,10 @@ public actor MuxConnection {
             protocolName: frame.protocolName,
             payload: frame.payload
         )
+        if frame.kind == .message, let ordered = protocols.orderedMessages[frame.protocolName] {
+            await ordered(request)
+            return
+        }
         if frame.kind == .message {
             guard let handler = protocols.messages[frame.protocolName] else { return }
             await acquireSlot()

@@ -20,6 +20,7 @@ public struct MuxProtocols: Sendable {
 
     var requests: [String: RequestHandler] = [:]
     var messages: [String: MessageHandler] = [:]
+    var orderedMessages: [String: MessageHandler] = [:]
 
     public init() {}
 
@@ -31,5 +32,12 @@ public struct MuxProtocols: Sendable {
     /// Receives one-way messages for `name`.
     public mutating func handleMessages(_ name: String, _ handler: @escaping MessageHandler) {
         messages[name] = handler
+    }
+
+    /// Receives one-way messages for `name` one at a time, in the order the peer sent them. The
+    /// connection reads nothing more until the handler returns, so a slow handler slows the peer
+    /// (TCP flow control) instead of buffering: handlers should hand work off quickly.
+    public mutating func handleOrderedMessages(_ name: String, _ handler: @escaping MessageHandler) {
+        orderedMessages[name] = handler
     }
 }

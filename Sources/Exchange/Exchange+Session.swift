@@ -1,0 +1,370 @@
+import DagCBOR
+import Foundation
+import Multiformats
+import Store
+import Transport
+
+/// How far a fetch got.
+public struct FetchProgress: Sendable, Equatable {
+    /// Blocks of the DAG now stored locally (fetched or already there).
+    public var blocks = 0
+    /// Bytes of those blocks.
+    public var bytes: UInt64 = 0
+    /// Blocks that came over the network.
+    public var fetchedBlocks = 0
+    /// The file's size, once the root file node is known.
+    public var totalBytes: UInt64?
+    /// Peers that delivered at least one block.
+    public var peers = 0
+
+    public init() {}
+}
+
+struct SessionPeer {
+    var inFlight = 0
+    /// Seconds from want-block to block, smoothed.
+    var latency: Double?
+    var delivered = 0
+    var lacksRoot = false
+    var penalized = false
+}
+
+struct PendingRequest {
+    var peer: PeerID
+    var sentAt: ContinuousClock.Instant
+    var tried: Set<PeerID>
+    var askedHave: Set<PeerID> = []
+}
+
+struct SessionState {
+    let root: CID
+    var peers: [PeerID: SessionPeer] = [:]
+    var lacking: [CID: Set<PeerID>] = [:]
+    /// Blocks still to request, last = next (depth-first order).
+    var stack: [CID] = []
+    var inFlight: [CID: PendingRequest] = [:]
+    /// Blocks no current peer can give; retried when peers join.
+    var parked: [CID] = []
+    var priority: UInt32 = .max
+    var progress = FetchProgress()
+    var report: @Sendable (FetchProgress) -> Void
+    var completion: CheckedContinuation<FetchProgress, any Error>?
+    var timer: Task<Void, Never>?
+    var searching = false
+    var searched = false
+}
+
+extension Exchange {
+    /// Fetches the DAG under `root` into the blockstore: walks links as blocks arrive, keeps
+    /// `sessionWindow` blocks requested, asks connected peers first and the DHT's providers when
+    /// they do not have it. Every block is checked against its CID before it is stored.
+    public func fetch(
+        _ root: CID,
+        progress: @escaping @Sendable (FetchProgress) -> Void = { _ in }
+    ) async throws -> FetchProgress {
+        let id = nextSession
+        nextSession += 1
+        let connected = await manager.connectedPeers
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                var state = SessionState(root: root, report: progress)
+                state.completion = continuation
+                for peer in connected { state.peers[peer] = SessionPeer() }
+                state.stack = [root]
+                sessions[id] = state
+                sessions[id]?.timer = Task { [weak self] in
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: .milliseconds(250))
+                        await self?.checkTimeouts(id)
+                    }
+                }
+                if connected.isEmpty { startProviderSearch(id, for: root) }
+                pump(id)
+            }
+        } onCancel: {
+            Task { await self.finishSession(id, with: ExchangeError.cancelled) }
+        }
+    }
+
+    /// The bytes of a block: from the blockstore, else fetched (with its links) from the network.
+    public func block(_ cid: CID) async throws -> [UInt8] {
+        if let bytes = try blockstore.get(cid) { return bytes }
+        _ = try await fetch(cid)
+        guard let bytes = try blockstore.get(cid) else { throw ExchangeError.notFound(cid) }
+        return bytes
+    }
+
+    func isWanted(_ cid: CID) -> Bool {
+        sessions.values.contains { $0.inFlight[cid] != nil || $0.parked.contains(cid) }
+    }
+
+    // MARK: - Requesting
+
+    /// Requests blocks from the stack until the window is full; finishes the session when nothing
+    /// is left.
+    func pump(_ id: Int) {
+        guard var state = sessions[id] else { return }
+        while state.inFlight.count < options.sessionWindow, let cid = state.stack.popLast() {
+            if state.inFlight[cid] != nil { continue }
+            if let bytes = try? blockstore.get(cid) {
+                account(&state, cid: cid, bytes: bytes, fetched: false)
+                continue
+            }
+            sessions[id] = state
+            request(id, cid)
+            guard let updated = sessions[id] else { return }
+            state = updated
+        }
+        sessions[id] = state
+        if state.stack.isEmpty && state.inFlight.isEmpty && state.parked.isEmpty {
+            finishSession(id, with: nil)
+        } else if state.inFlight.isEmpty && !state.parked.isEmpty && state.searched && !state.searching {
+            finishSession(id, with: ExchangeError.notFound(state.parked[0]))
+        }
+    }
+
+    /// Records a block of the DAG as present and queues its links.
+    private func account(_ state: inout SessionState, cid: CID, bytes: [UInt8], fetched: Bool) {
+        state.progress.blocks += 1
+        if cid.codec == Multicodec.raw { state.progress.bytes += UInt64(bytes.count) }
+        if fetched { state.progress.fetchedBlocks += 1 }
+        if cid == state.root, let node = try? FileDAG.Node(cid: cid, bytes: bytes) {
+            state.progress.totalBytes = node.size
+        }
+        state.stack.append(contentsOf: FileDAG.links(of: cid, bytes: bytes).reversed())
+        state.report(state.progress)
+    }
+
+    /// Sends a want-block for `cid` to the best peer that may have it (and, for the root,
+    /// want-haves to the others), or parks it and searches for providers.
+    func request(_ id: Int, _ cid: CID, excluding: Set<PeerID> = []) {
+        guard var state = sessions[id] else { return }
+        let lacking = state.lacking[cid] ?? []
+        let candidates = state.peers.filter { peer, info in
+            !info.penalized && !lacking.contains(peer) && !excluding.contains(peer)
+        }
+        guard
+            let best = candidates.min(by: {
+                score($0.value, root: state.root, cid: cid) < score($1.value, root: state.root, cid: cid)
+            })?
+            .key
+        else {
+            if !state.parked.contains(cid) { state.parked.append(cid) }
+            sessions[id] = state
+            startProviderSearch(id, for: cid)
+            return
+        }
+        state.priority = state.priority > 0 ? state.priority - 1 : 0
+        var pending = PendingRequest(peer: best, sentAt: .now, tried: (state.inFlight[cid]?.tried ?? []).union([best]))
+        state.peers[best]?.inFlight += 1
+        queue(
+            [ExchangeMessage.Want(cid: cid, kind: .wantBlock, priority: state.priority, sendDontHave: true)],
+            to: best
+        )
+        if cid == state.root {
+            for peer in candidates.keys where peer != best {
+                pending.askedHave.insert(peer)
+                queue(
+                    [ExchangeMessage.Want(cid: cid, kind: .wantHave, priority: state.priority, sendDontHave: true)],
+                    to: peer
+                )
+            }
+        }
+        state.inFlight[cid] = pending
+        state.parked.removeAll { $0 == cid }
+        sessions[id] = state
+    }
+
+    /// Lower is better: fewer blocks outstanding with a faster peer.
+    private func score(_ peer: SessionPeer, root: CID, cid: CID) -> Double {
+        let latency = peer.latency ?? 0.05
+        return Double(peer.inFlight + 1) * latency * (peer.lacksRoot ? 100 : 1)
+    }
+
+    // MARK: - Answers
+
+    func sessionsReceived(_ block: Block, from peer: PeerID) {
+        for id in Array(sessions.keys) {
+            guard var state = sessions[id] else { continue }
+            guard let pending = state.inFlight.removeValue(forKey: block.cid) else {
+                if state.parked.contains(block.cid) {
+                    state.parked.removeAll { $0 == block.cid }
+                    account(&state, cid: block.cid, bytes: block.bytes, fetched: true)
+                    sessions[id] = state
+                    pump(id)
+                }
+                continue
+            }
+            state.peers[pending.peer]?.inFlight -= 1
+            if pending.peer == peer {
+                let seconds = Self.seconds(.now - pending.sentAt)
+                let previous = state.peers[peer]?.latency ?? seconds
+                state.peers[peer]?.latency = previous * 0.8 + seconds * 0.2
+            } else {
+                queue([ExchangeMessage.Want(cid: block.cid, kind: .cancel)], to: pending.peer)
+            }
+            for other in pending.askedHave where other != peer {
+                queue([ExchangeMessage.Want(cid: block.cid, kind: .cancel)], to: other)
+            }
+            if state.peers[peer] == nil { state.peers[peer] = SessionPeer() }
+            if state.peers[peer]?.delivered == 0 { state.progress.peers += 1 }
+            state.peers[peer]?.delivered += 1
+            account(&state, cid: block.cid, bytes: block.bytes, fetched: true)
+            sessions[id] = state
+            pump(id)
+        }
+    }
+
+    func sessionsPresence(_ cid: CID, _ presence: ExchangeMessage.Presence, from peer: PeerID) {
+        for id in Array(sessions.keys) {
+            guard var state = sessions[id] else { continue }
+            switch presence {
+            case .have:
+                if state.peers[peer] == nil { state.peers[peer] = SessionPeer() }
+                if cid == state.root { state.peers[peer]?.lacksRoot = false }
+                state.lacking[cid]?.remove(peer)
+                sessions[id] = state
+                if state.parked.contains(cid) { request(id, cid) }
+            case .dontHave:
+                state.lacking[cid, default: []].insert(peer)
+                if cid == state.root { state.peers[peer]?.lacksRoot = true }
+                guard let pending = state.inFlight[cid], pending.peer == peer else {
+                    sessions[id] = state
+                    continue
+                }
+                state.inFlight[cid] = nil
+                state.peers[peer]?.inFlight -= 1
+                sessions[id] = state
+                request(id, cid)
+                pump(id)
+            }
+        }
+    }
+
+    func sessionsCorrupt(_ cid: CID, from peer: PeerID) {
+        for id in Array(sessions.keys) {
+            guard var state = sessions[id] else { continue }
+            state.peers[peer]?.penalized = true
+            guard let pending = state.inFlight[cid], pending.peer == peer else {
+                sessions[id] = state
+                continue
+            }
+            state.inFlight[cid] = nil
+            state.peers[peer]?.inFlight -= 1
+            sessions[id] = state
+            request(id, cid, excluding: [peer])
+            pump(id)
+        }
+    }
+
+    func sessionsDuplicate(_ cid: CID) {
+        for id in Array(sessions.keys) where sessions[id]?.inFlight[cid] != nil {
+            // Stored meanwhile by another path (another session, a local add): take it from there.
+            guard var state = sessions[id], let pending = state.inFlight.removeValue(forKey: cid) else { continue }
+            state.peers[pending.peer]?.inFlight -= 1
+            state.stack.append(cid)
+            sessions[id] = state
+            pump(id)
+        }
+    }
+
+    func sessionPeerJoined(_ id: Int, _ peer: PeerID) {
+        guard var state = sessions[id], state.peers[peer] == nil else { return }
+        state.peers[peer] = SessionPeer()
+        let parked = state.parked
+        sessions[id] = state
+        for cid in parked { request(id, cid) }
+    }
+
+    func sessionPeerLeft(_ id: Int, _ peer: PeerID) {
+        guard var state = sessions[id], state.peers.removeValue(forKey: peer) != nil else { return }
+        let orphaned = state.inFlight.filter { $0.value.peer == peer }.map(\.key)
+        for cid in orphaned { state.inFlight[cid] = nil }
+        sessions[id] = state
+        for cid in orphaned { request(id, cid, excluding: [peer]) }
+        pump(id)
+    }
+
+    /// Asks another peer for blocks whose peer is slower than its own measured latency allows.
+    func checkTimeouts(_ id: Int) {
+        guard let state = sessions[id] else { return }
+        let now = ContinuousClock.now
+        let minimum = Self.seconds(options.minimumTimeout)
+        let maximum = Self.seconds(options.maximumTimeout)
+        for (cid, pending) in state.inFlight {
+            let latency = state.peers[pending.peer]?.latency ?? minimum
+            let limit = min(maximum, max(minimum, latency * 8))
+            guard Self.seconds(now - pending.sentAt) > limit else { continue }
+            options.logger.info("block request timed out", metadata: ["cid": "\(cid)", "peer": "\(pending.peer)"])
+            sessions[id]?.inFlight[cid] = nil
+            sessions[id]?.peers[pending.peer]?.inFlight -= 1
+            if let slow = sessions[id]?.peers[pending.peer]?.latency {
+                sessions[id]?.peers[pending.peer]?.latency = slow * 2
+            }
+            queue([ExchangeMessage.Want(cid: cid, kind: .cancel)], to: pending.peer)
+            let others = (sessions[id]?.peers.keys.filter { !pending.tried.contains($0) }) ?? []
+            request(id, cid, excluding: others.isEmpty ? [] : [pending.peer])
+        }
+        pump(id)
+    }
+
+    // MARK: - Providers
+
+    func startProviderSearch(_ id: Int, for cid: CID) {
+        guard let routing, var state = sessions[id], !state.searching else {
+            if routing == nil, let state = sessions[id], state.inFlight.isEmpty {
+                finishSession(id, with: ExchangeError.notFound(state.parked.first ?? cid))
+            }
+            return
+        }
+        state.searching = true
+        sessions[id] = state
+        let root = state.root
+        let manager = self.manager
+        let local = manager.localPeer
+        Task {
+            var found = await routing.findProviders(root, wanted: 20)
+            if cid != root { found += await routing.findProviders(cid, wanted: 20) }
+            var reached: [PeerID] = []
+            for (peer, addresses) in found where peer != local && !reached.contains(peer) {
+                if (try? await manager.connect(to: peer, addresses: addresses)) != nil { reached.append(peer) }
+            }
+            await self.providerSearchDone(id, reached: reached)
+        }
+    }
+
+    private func providerSearchDone(_ id: Int, reached: [PeerID]) {
+        guard sessions[id] != nil else { return }
+        sessions[id]?.searching = false
+        sessions[id]?.searched = true
+        for peer in reached {
+            if sessions[id]?.peers[peer] == nil {
+                sessionPeerJoined(id, peer)
+            } else if let parked = sessions[id]?.parked {
+                // Known already, but maybe only now connected: ask again.
+                for cid in parked { request(id, cid) }
+            }
+        }
+        pump(id)
+    }
+
+    func finishSession(_ id: Int, with error: (any Error)?) {
+        guard let state = sessions.removeValue(forKey: id) else { return }
+        state.timer?.cancel()
+        for (cid, pending) in state.inFlight {
+            queue([ExchangeMessage.Want(cid: cid, kind: .cancel)], to: pending.peer)
+        }
+        if let error {
+            state.completion?.resume(throwing: error)
+        } else {
+            // The fetched blocks were written without sync; one synced write makes them durable
+            // before the fetch is reported done.
+            try? blockstore.sync()
+            state.completion?.resume(returning: state.progress)
+        }
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+}

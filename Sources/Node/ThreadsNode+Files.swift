@@ -1,0 +1,86 @@
+import Exchange
+import Foundation
+import Multiformats
+import Synchronization
+
+/// `threads add` and `threads get` on the daemon: files in and out of the blockstore, announced
+/// and found through the DHT, fetched through the exchange.
+extension ThreadsNode {
+    /// Chunks the file at `path` into the blockstore, announces the root in the DHT and returns
+    /// it with the file's size and how many DHT nodes stored the provider record.
+    public nonisolated func add(
+        path: String,
+        chunkSize: Int = FileDAG.defaultChunkSize,
+        progress: @escaping ControlChannel.Progress = { _ in }
+    ) async throws -> (root: CID, size: UInt64, announced: Int) {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw NodeError("cannot open \(path) for reading")
+        }
+        defer { try? handle.close() }
+        let latest = Mutex<UInt64>(0)
+        let ticker = Self.ticker { await progress(["bytes": latest.withLock { $0 }]) }
+        defer { ticker.cancel() }
+        let (root, size) = try FileDAG.add(from: handle, to: repo.blockstore, chunkSize: chunkSize) { bytes in
+            latest.withLock { $0 = bytes }
+        }
+        await exchange.blocksAdded([root])
+        let announced = await dht?.provide(root, addresses: dialableAddresses.filter(\.isTCP)) ?? 0
+        return (root, size, announced)
+    }
+
+    /// Fetches the file DAG under `root` from the network (connected peers, then providers found
+    /// in the DHT) and writes it to `path` (through a temporary file, renamed when complete).
+    public nonisolated func get(
+        _ root: CID,
+        to path: String,
+        progress: @escaping ControlChannel.Progress = { _ in }
+    ) async throws -> UInt64 {
+        let latest = Mutex<FetchProgress>(FetchProgress())
+        let ticker = Self.ticker {
+            let now = latest.withLock { $0 }
+            var line: [String: Any] = ["bytes": now.bytes, "blocks": now.blocks, "peers": now.peers]
+            if let total = now.totalBytes { line["total"] = total }
+            await progress(line)
+        }
+        defer { ticker.cancel() }
+        let fetched = try await exchange.fetch(root) { update in latest.withLock { $0 = update } }
+        latest.withLock { $0 = fetched }
+        let temporary = path + ".part"
+        guard FileManager.default.createFile(atPath: temporary, contents: nil),
+            let output = FileHandle(forWritingAtPath: temporary)
+        else { throw NodeError("cannot create \(temporary)") }
+        do {
+            let blockstore = repo.blockstore
+            let written = try await FileDAG.write(root, to: output) { cid in
+                guard let bytes = try blockstore.get(cid) else {
+                    throw NodeError("block \(cid) vanished from the store")
+                }
+                return bytes
+            }
+            try output.synchronize()
+            try output.close()
+            if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
+            try FileManager.default.moveItem(atPath: temporary, toPath: path)
+            return written
+        } catch {
+            try? output.close()
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw error
+        }
+    }
+
+    /// Runs `body` every 200 ms until cancelled.
+    static func ticker(_ body: @escaping @Sendable () async -> Void) -> Task<Void, Never> {
+        Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(200))
+                if Task.isCancelled { return }
+                await body()
+            }
+        }
+    }
+}
+
+extension Multiaddr {
+    var isTCP: Bool { components.count > 1 && components[1].proto == .tcp }
+}
