@@ -28,7 +28,7 @@ public actor Exchange {
         /// A want-have for a block this small is answered with the block itself.
         public var inlineBlockLimit = 1024
         /// Blocks a session keeps requested at once.
-        public var sessionWindow = 48
+        public var sessionWindow = 128
         /// Shortest and longest time a session waits for a requested block before asking another
         /// peer; in between, the time follows the peer's measured latency.
         public var minimumTimeout: Duration = .seconds(2)
@@ -50,6 +50,8 @@ public actor Exchange {
     var sessions: [Int: SessionState] = [:]
     var nextSession = 0
     var eventsTask: Task<Void, Never>?
+    /// Per-peer queues between the connection and the processing task.
+    var inboxes: [PeerID: Inbox] = [:]
 
     /// Blocks received that no session wanted or that were already stored.
     public private(set) var duplicateBlocks = 0
@@ -94,14 +96,34 @@ public actor Exchange {
     public func stop() {
         eventsTask?.cancel()
         eventsTask = nil
+        for inbox in inboxes.values { Task { await inbox.close() } }
+        inboxes.removeAll()
         for id in Array(sessions.keys) { finishSession(id, with: ExchangeError.cancelled) }
     }
 
     // MARK: - Receiving
 
+    /// Hands a message from `peer` to its processing task, waiting only when too much is queued.
+    nonisolated func receiveRaw(_ payload: [UInt8], from peer: PeerID) async {
+        await inbox(for: peer).push(payload)
+    }
+
+    /// The inbox of `peer`, with a task that drains it in order.
+    func inbox(for peer: PeerID) -> Inbox {
+        if let inbox = inboxes[peer] { return inbox }
+        let inbox = Inbox(limit: 4 * options.maxMessageBytes)
+        inboxes[peer] = inbox
+        Task { [weak self] in
+            while let batch = await inbox.take() {
+                for payload in batch { await self?.process(payload, from: peer) }
+            }
+        }
+        return inbox
+    }
+
     /// Parses and checks a message off the actor (hashing blocks is the expensive part), then
     /// applies it.
-    nonisolated func receiveRaw(_ payload: [UInt8], from peer: PeerID) async {
+    nonisolated func process(_ payload: [UInt8], from peer: PeerID) async {
         let message: ExchangeMessage
         do {
             message = try ExchangeMessage(decoding: payload)
@@ -270,6 +292,7 @@ public actor Exchange {
     }
 
     func peerLeft(_ peer: PeerID) {
+        if let inbox = inboxes.removeValue(forKey: peer) { Task { await inbox.close() } }
         ledgers[peer] = nil
         outgoingWants[peer] = nil
         for id in Array(sessions.keys) { sessionPeerLeft(id, peer) }

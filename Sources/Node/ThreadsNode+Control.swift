@@ -92,8 +92,14 @@ extension ThreadsNode {
             case "get":
                 let root = try cid("cid")
                 guard let path = string("output") else { return failure("missing output") }
-                let written = try await get(root, to: path, progress: progress)
-                return ok(["cid": root.description, "bytes": written, "output": path])
+                let (written, seconds) = try await get(root, to: path, progress: progress)
+                return ok(["cid": root.description, "bytes": written, "output": path, "fetchSeconds": seconds])
+            case "exchange.stats":
+                return ok([
+                    "duplicateBlocks": await exchange.duplicateBlocks,
+                    "unsolicitedBlocks": await exchange.unsolicitedBlocks,
+                    "pid": Int(getpid()),
+                ])
             case "exchange.ledger":
                 return ok(
                     await exchange.ledgerSummaries.map { ledger -> [String: Any] in

@@ -34,7 +34,7 @@ extension ThreadsNode {
         _ root: CID,
         to path: String,
         progress: @escaping ControlChannel.Progress = { _ in }
-    ) async throws -> UInt64 {
+    ) async throws -> (bytes: UInt64, fetchSeconds: Double) {
         let latest = Mutex<FetchProgress>(FetchProgress())
         let ticker = Self.ticker {
             let now = latest.withLock { $0 }
@@ -43,7 +43,10 @@ extension ThreadsNode {
             await progress(line)
         }
         defer { ticker.cancel() }
+        let started = ContinuousClock.now
         let fetched = try await exchange.fetch(root) { update in latest.withLock { $0 = update } }
+        let elapsed = ContinuousClock.now - started
+        let fetchSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         latest.withLock { $0 = fetched }
         let temporary = path + ".part"
         guard FileManager.default.createFile(atPath: temporary, contents: nil),
@@ -61,7 +64,7 @@ extension ThreadsNode {
             try output.close()
             if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
             try FileManager.default.moveItem(atPath: temporary, toPath: path)
-            return written
+            return (written, fetchSeconds)
         } catch {
             try? output.close()
             try? FileManager.default.removeItem(atPath: temporary)

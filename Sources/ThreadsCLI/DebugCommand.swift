@@ -11,7 +11,7 @@ struct DebugCommand: ParsableCommand {
         commandName: "debug",
         abstract: "Tools for tests.",
         shouldDisplay: false,
-        subcommands: [WriteBlocks.self]
+        subcommands: [WriteBlocks.self, TCPSink.self, TCPSource.self]
     )
 
     /// Puts random blocks with synced writes and prints `ack <cid>` after each write returns, so a

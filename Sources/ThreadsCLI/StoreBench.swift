@@ -255,7 +255,8 @@ final class RawLevelDB {
         leveldb_options_set_create_if_missing(options, 1)
         leveldb_options_set_compression(options, Int32(leveldb_snappy_compression))
         leveldb_options_set_cache(options, cache)
-        leveldb_options_set_write_buffer_size(options, 4 << 20)
+        leveldb_options_set_write_buffer_size(options, 32 << 20)
+        leveldb_options_set_max_file_size(options, 32 << 20)
         leveldb_options_set_filter_policy(options, filter)
         var error: UnsafeMutablePointer<CChar>? = nil
         db = leveldb_open(options, path, &error)!

@@ -68,24 +68,27 @@ struct ThreadsDaemon: AsyncParsableCommand {
 
         let node = ThreadsNode(repo: opened)
         say("Welcome to Threads! Your peer ID is \(opened.peerID)")
+        let banner: [String]
         do {
-            for line in try await node.start(listen: listen.isEmpty ? opened.config.listen : listen) { say(line) }
+            banner = try await node.start(listen: listen.isEmpty ? opened.config.listen : listen)
         } catch {
             await node.shutdown()
             throw DaemonError(description: "\(error)")
         }
-        let peers = opened.config.bootstrap + bootstrap
-        let bootstrapTask = Task {
-            guard !peers.isEmpty else { return }
-            let reached = await node.bootstrap(peers)
-            say("DHT: reached \(reached.count) of \(peers.count) bootstrap peers")
-        }
-
+        // The control channel is up before the banner is printed, so whoever waits for the banner
+        // can use `threads swarm|dht|add|get` at once.
         let control = try await ControlChannel.serve(repo: path)
         let controlTask = Task {
             try? await ControlChannel.run(control) { request, progress in
                 await node.handle(request, progress: progress)
             }
+        }
+        for line in banner { say(line) }
+        let peers = opened.config.bootstrap + bootstrap
+        let bootstrapTask = Task {
+            guard !peers.isEmpty else { return }
+            let reached = await node.bootstrap(peers)
+            say("DHT: reached \(reached.count) of \(peers.count) bootstrap peers")
         }
         await Self.waitForTerminationSignal()
         say("shutting down")

@@ -86,11 +86,17 @@ public struct MuxFrame: Hashable, Sendable {
         let bodyLength = Int(header.value)
         guard view.count >= header.length + bodyLength else { return nil }
         buffer.moveReaderIndex(forwardBy: header.length)
-        let body = buffer.readBytes(length: bodyLength)!
-        return try parse(body)
+        // A slice shares the buffer's storage: the payload is copied once, into its array.
+        return try parse(buffer.readSlice(length: bodyLength)!)
     }
 
     static func parse(_ body: [UInt8]) throws(TransportError) -> MuxFrame {
+        try parse(ByteBuffer(bytes: body))
+    }
+
+    static func parse(_ frame: ByteBuffer) throws(TransportError) -> MuxFrame {
+        let headerLength = min(frame.readableBytes, 1 + 2 * Varint.maxLength + maxProtocolLength)
+        let body = frame.getBytes(at: frame.readerIndex, length: headerLength) ?? []
         guard let first = body.first else { throw .malformedFrame("empty frame") }
         guard let kind = Kind(rawValue: first) else { throw .malformedFrame("unknown frame kind \(first)") }
         var offset = 1
@@ -116,6 +122,7 @@ public struct MuxFrame: Hashable, Sendable {
             name = text
             offset += Int(length)
         }
-        return MuxFrame(kind: kind, id: id, protocolName: name, payload: Array(body[offset...]))
+        let payload = frame.getBytes(at: frame.readerIndex + offset, length: frame.readableBytes - offset) ?? []
+        return MuxFrame(kind: kind, id: id, protocolName: name, payload: payload)
     }
 }

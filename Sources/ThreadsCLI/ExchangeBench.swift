@@ -1,0 +1,263 @@
+import ArgumentParser
+import Foundation
+import Multiformats
+import Node
+import Sodium
+
+/// `threads bench exchange`: a random file fetched by a fresh `threadsd` from one provider and
+/// from several, next to a raw TCP transfer of the same bytes between the same hosts in the same
+/// run; with the duplicate-block ratio and the fetcher's peak RSS.
+struct ExchangeBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "exchange",
+        abstract: "File fetch throughput vs raw TCP, duplicate blocks and fetcher peak RSS.",
+        discussion: """
+            Runs real threadsd processes. --netns puts each node on its own host (a network \
+            namespace made with testnet/netns, joined by a bridge; needs root), otherwise all run on \
+            127.0.0.1. The raw TCP baseline is a plain socket transfer between the fetcher's host and \
+            the first provider's.
+            """
+    )
+
+    @Option(help: "Size of the random file, in MiB.")
+    var mebibytes: Int = 256
+
+    @Option(help: "Providers for the many-provider run.")
+    var providers: Int = 4
+
+    @Flag(help: "Run each node in its own network namespace (needs root and testnet/netns).")
+    var netns = false
+
+    @Option(help: "Path of testnet/netns (default: found next to the working directory).")
+    var netnsScript: String = "testnet/netns"
+
+    func validate() throws {
+        guard mebibytes > 0, providers >= 1, providers <= 8 else {
+            throw ValidationError("need --mebibytes > 0 and 1...8 providers")
+        }
+    }
+
+    struct Host {
+        let namespace: String?
+        let ip: String
+
+        func process(_ executable: String, _ arguments: [String]) -> Process {
+            let process = Process()
+            if let namespace {
+                process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+                process.arguments = ["netns", "exec", namespace, executable] + arguments
+            } else {
+                process.executableURL = URL(fileURLWithPath: executable)
+                process.arguments = arguments
+            }
+            return process
+        }
+    }
+
+    final class Daemon {
+        let repo: String
+        let process: Process
+        var address = ""
+
+        init(host: Host, work: String, name: String, daemon: String) throws {
+            repo = work + "/" + name
+            process = host.process(daemon, ["--repo", repo, "--listen", "/ip4/\(host.ip)/tcp/0"])
+            let output = Pipe()
+            process.standardOutput = output
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            var text = ""
+            while !text.contains("/udp/") {
+                let chunk = output.fileHandleForReading.availableData
+                if chunk.isEmpty { throw CLIError("threadsd \(name) exited during start-up: \(text)") }
+                text += String(decoding: chunk, as: UTF8.self)
+            }
+            address =
+                text.split(separator: "\n").first { $0.hasPrefix("Listening on ") && $0.contains("/tcp/") }
+                .map { String($0.dropFirst("Listening on ".count)) } ?? ""
+        }
+
+        func call(_ request: [String: Any]) async throws -> [String: Any] {
+            (try await ControlChannel.call(repo: repo, request)) as? [String: Any] ?? [:]
+        }
+
+        func stop() {
+            if process.isRunning {
+                process.terminate()
+                process.waitUntilExit()
+            }
+        }
+    }
+
+    func run() async throws {
+        let size = mebibytes << 20
+        let binDirectory = CommandLine.executablePath.deletingLastPathComponent()
+        let threads = CommandLine.executablePath.path
+        let daemonPath = binDirectory.appendingPathComponent("threadsd").path
+        guard FileManager.default.isExecutableFile(atPath: daemonPath) else {
+            throw CLIError("threadsd not found next to threads")
+        }
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("bench-exchange-\(UUID().uuidString)")
+            .path
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        let prefix = "tbx\(Int.random(in: 10...99))"
+        var hosts: [Host] = []
+        if netns {
+            guard getuid() == 0 else { throw CLIError("--netns needs root") }
+            try Self.shell(netnsScript, ["up", prefix, "\(providers + 1)"])
+            hosts = (1...(providers + 1)).map { Host(namespace: "\(prefix)-h\($0)", ip: "10.77.0.\($0)") }
+        } else {
+            hosts = Array(repeating: Host(namespace: nil, ip: "127.0.0.1"), count: providers + 1)
+        }
+        var daemons: [Daemon] = []
+        defer {
+            for daemon in daemons { daemon.stop() }
+            if netns { try? Self.shell(netnsScript, ["down", prefix]) }
+            try? FileManager.default.removeItem(atPath: work)
+        }
+
+        print(
+            "threads bench exchange: \(mebibytes) MiB random file, \(netns ? "one network namespace per node (veth + bridge)" : "all nodes on 127.0.0.1")"
+        )
+        let file = work + "/input"
+        FileManager.default.createFile(atPath: file, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: file))
+        for _ in 0..<mebibytes { try handle.write(contentsOf: Random.bytes(count: 1 << 20)) }
+        try handle.close()
+
+        let raw = try rawTCP(bytes: size, from: hosts[1], to: hosts[0], threads: threads)
+
+        for index in 1...providers {
+            let provider = try Daemon(host: hosts[index], work: work, name: "provider\(index)", daemon: daemonPath)
+            daemons.append(provider)
+            _ = try await provider.call(["command": "add", "path": file])
+        }
+        let root = try await daemons[0].call(["command": "add", "path": file])["cid"] as? String ?? ""
+
+        var table = BenchTable(header: ["fetch", "MB/s", "vs raw TCP", "duplicates", "fetcher peak RSS (anonymous)"])
+        table.add("raw TCP (same hosts, plain socket)", formatRate(raw), formatPercent(1), "-", "-")
+        for count in Set([1, providers]).sorted() {
+            let fetcher = try Daemon(host: hosts[0], work: work, name: "fetcher\(count)", daemon: daemonPath)
+            daemons.append(fetcher)
+            for provider in daemons.prefix(count) {
+                _ = try await fetcher.call(["command": "swarm.connect", "address": provider.address])
+            }
+            let output = work + "/output\(count)"
+            let pid = Int(try await fetcher.call(["command": "exchange.stats"])["pid"] as? Int ?? 0)
+            let sampler = RSSSampler(pid: pid)
+            let result = try await fetcher.call(["command": "get", "cid": root, "output": output])
+            let (anonymous, total) = await sampler.stop()
+            let seconds = (result["fetchSeconds"] as? Double) ?? .infinity
+            let stats = try await fetcher.call(["command": "exchange.stats"])
+            let duplicates = stats["duplicateBlocks"] as? Int ?? -1
+            let blocks = (size + (256 << 10) - 1) / (256 << 10)
+            guard try Self.sameContents(file, output) else { throw CLIError("the fetched file differs from the input") }
+            try? FileManager.default.removeItem(atPath: output)
+            let rate = Double(size) / seconds / 1e6
+            table.add(
+                "threads get from \(count) provider\(count == 1 ? "" : "s")",
+                formatRate(rate),
+                formatPercent(rate / raw),
+                "\(duplicates) (\(formatPercent(Double(duplicates) / Double(blocks))))",
+                "\(ProgressBar.size(anonymous)) (\(ProgressBar.size(total)) with mapped files)"
+            )
+            fetcher.stop()
+        }
+        print(table.render())
+        print("")
+        print(
+            "targets: ≥ 25 % of raw TCP from one provider; duplicates ≤ 1 % with \(providers) providers; peak RSS ≤ 200 MiB"
+        )
+    }
+
+    /// Plain TCP from `source` to `sink`, as two processes; returns MB/s measured by the receiver.
+    private func rawTCP(bytes: Int, from source: Host, to sink: Host, threads: String) throws -> Double {
+        let receiver = sink.process(threads, ["debug", "tcp-sink", "--host", sink.ip, "--bytes", "\(bytes)"])
+        let output = Pipe()
+        receiver.standardOutput = output
+        try receiver.run()
+        var text = ""
+        while !text.contains("\n") {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            text += String(decoding: chunk, as: UTF8.self)
+        }
+        guard
+            let port = text.split(separator: " ").last.flatMap({
+                UInt16($0.trimmingCharacters(in: .whitespacesAndNewlines))
+            })
+        else { throw CLIError("tcp-sink did not start: \(text)") }
+        let sender = source.process(
+            threads,
+            ["debug", "tcp-source", "--host", sink.ip, "--port", "\(port)", "--bytes", "\(bytes)"]
+        )
+        try sender.run()
+        sender.waitUntilExit()
+        receiver.waitUntilExit()
+        let rest = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        guard
+            let seconds = rest.split(separator: " ").last.flatMap({
+                Double($0.trimmingCharacters(in: .whitespacesAndNewlines))
+            }),
+            seconds > 0
+        else { throw CLIError("tcp-sink gave no figure: \(rest)") }
+        return Double(bytes) / seconds / 1e6
+    }
+
+    /// Samples a process's resident memory every 20 ms: the peak of its anonymous memory (heap,
+    /// stacks: what it needs) and of its whole RSS (which also counts pages of files it maps, such
+    /// as LevelDB's table files, that the kernel can drop at any time).
+    final class RSSSampler: @unchecked Sendable {
+        private let task: Task<(UInt64, UInt64), Never>
+
+        init(pid: Int) {
+            task = Task {
+                var peak: (UInt64, UInt64) = (0, 0)
+                while !Task.isCancelled {
+                    if let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) {
+                        func field(_ name: String) -> UInt64 {
+                            guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name) }),
+                                let kib = UInt64(line.split(separator: " ").dropFirst().first ?? "")
+                            else { return 0 }
+                            return kib * 1024
+                        }
+                        peak.0 = max(peak.0, field("RssAnon:"))
+                        peak.1 = max(peak.1, field("VmRSS:"))
+                    }
+                    try? await Task.sleep(for: .milliseconds(20))
+                }
+                return peak
+            }
+        }
+
+        func stop() async -> (UInt64, UInt64) {
+            task.cancel()
+            return await task.value
+        }
+    }
+
+    static func sameContents(_ a: String, _ b: String) throws -> Bool {
+        let left = try Data(contentsOf: URL(fileURLWithPath: a), options: .alwaysMapped)
+        let right = try Data(contentsOf: URL(fileURLWithPath: b), options: .alwaysMapped)
+        return left == right
+    }
+
+    static func shell(_ script: String, _ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = [script] + arguments
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw CLIError("\(script) \(arguments.joined(separator: " ")) failed")
+        }
+    }
+}
+
+extension CommandLine {
+    /// The running executable, resolved through /proc on Linux.
+    static var executablePath: URL {
+        let path = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? arguments[0]
+        return URL(fileURLWithPath: path)
+    }
+}
