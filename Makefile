@@ -6,7 +6,7 @@
 
 SWIFT        ?= swift
 CONFIG       ?= debug
-APT_PACKAGES := libsodium-dev libleveldb-dev libsnappy-dev pkg-config
+APT_PACKAGES := libsodium-dev libleveldb-dev libsnappy-dev pkg-config iproute2
 SUDO         := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 BIN           = $(shell $(SWIFT) build -c $(CONFIG) --show-bin-path)
 REPO         ?= $(CURDIR)/data/repo
@@ -62,11 +62,14 @@ format:
 	$(SWIFT) format -i -r Sources Tests Package.swift
 
 bench: setup
-	$(SWIFT) build -c release --product threads
+	$(SWIFT) build -c release
 	$$($(SWIFT) build -c release --show-bin-path)/threads bench encoding
 	$$($(SWIFT) build -c release --show-bin-path)/threads bench store
 	$$($(SWIFT) build -c release --show-bin-path)/threads bench transport
 	$$($(SWIFT) build -c release --show-bin-path)/threads bench dht
+	$$($(SWIFT) build -c release --show-bin-path)/threads bench exchange
+	@if [ "$$(id -u)" = "0" ]; then $$($(SWIFT) build -c release --show-bin-path)/threads bench exchange --netns; \
+	 else echo "bench: skipping the network-namespace run of bench exchange (needs root)"; fi
 
 clean:
 	$(SWIFT) package clean

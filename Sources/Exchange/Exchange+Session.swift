@@ -36,7 +36,9 @@ struct PendingRequest {
     var askedHave: Set<PeerID> = []
 }
 
-struct SessionState {
+/// One fetch's state. A class: the stack of a large file's blocks is long, and a struct in the
+/// sessions dictionary would be copied on every change.
+final class SessionState {
     let root: CID
     var peers: [PeerID: SessionPeer] = [:]
     var lacking: [CID: Set<PeerID>] = [:]
@@ -52,6 +54,11 @@ struct SessionState {
     var timer: Task<Void, Never>?
     var searching = false
     var searched = false
+
+    init(root: CID, report: @escaping @Sendable (FetchProgress) -> Void) {
+        self.root = root
+        self.report = report
+    }
 }
 
 extension Exchange {
@@ -67,12 +74,12 @@ extension Exchange {
         let connected = await manager.connectedPeers
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
-                var state = SessionState(root: root, report: progress)
+                let state = SessionState(root: root, report: progress)
                 state.completion = continuation
                 for peer in connected { state.peers[peer] = SessionPeer() }
                 state.stack = [root]
                 sessions[id] = state
-                sessions[id]?.timer = Task { [weak self] in
+                state.timer = Task { [weak self] in
                     while !Task.isCancelled {
                         try? await Task.sleep(for: .milliseconds(250))
                         await self?.checkTimeouts(id)
@@ -103,19 +110,16 @@ extension Exchange {
     /// Requests blocks from the stack until the window is full; finishes the session when nothing
     /// is left.
     func pump(_ id: Int) {
-        guard var state = sessions[id] else { return }
+        guard let state = sessions[id] else { return }
         while state.inFlight.count < options.sessionWindow, let cid = state.stack.popLast() {
             if state.inFlight[cid] != nil { continue }
             if let bytes = try? blockstore.get(cid) {
-                account(&state, cid: cid, bytes: bytes, fetched: false)
+                account(state, cid: cid, bytes: bytes, fetched: false)
                 continue
             }
-            sessions[id] = state
             request(id, cid)
-            guard let updated = sessions[id] else { return }
-            state = updated
+            guard sessions[id] != nil else { return }
         }
-        sessions[id] = state
         if state.stack.isEmpty && state.inFlight.isEmpty && state.parked.isEmpty {
             finishSession(id, with: nil)
         } else if state.inFlight.isEmpty && !state.parked.isEmpty && state.searched && !state.searching {
@@ -124,7 +128,7 @@ extension Exchange {
     }
 
     /// Records a block of the DAG as present and queues its links.
-    private func account(_ state: inout SessionState, cid: CID, bytes: [UInt8], fetched: Bool) {
+    private func account(_ state: SessionState, cid: CID, bytes: [UInt8], fetched: Bool) {
         state.progress.blocks += 1
         if cid.codec == Multicodec.raw { state.progress.bytes += UInt64(bytes.count) }
         if fetched { state.progress.fetchedBlocks += 1 }
@@ -138,7 +142,7 @@ extension Exchange {
     /// Sends a want-block for `cid` to the best peer that may have it (and, for the root,
     /// want-haves to the others), or parks it and searches for providers.
     func request(_ id: Int, _ cid: CID, excluding: Set<PeerID> = []) {
-        guard var state = sessions[id] else { return }
+        guard let state = sessions[id] else { return }
         let lacking = state.lacking[cid] ?? []
         let candidates = state.peers.filter { peer, info in
             !info.penalized && !lacking.contains(peer) && !excluding.contains(peer)
@@ -150,7 +154,6 @@ extension Exchange {
             .key
         else {
             if !state.parked.contains(cid) { state.parked.append(cid) }
-            sessions[id] = state
             startProviderSearch(id, for: cid)
             return
         }
@@ -172,7 +175,6 @@ extension Exchange {
         }
         state.inFlight[cid] = pending
         state.parked.removeAll { $0 == cid }
-        sessions[id] = state
     }
 
     /// Lower is better: fewer blocks outstanding with a faster peer.
@@ -185,12 +187,11 @@ extension Exchange {
 
     func sessionsReceived(_ block: Block, from peer: PeerID) {
         for id in Array(sessions.keys) {
-            guard var state = sessions[id] else { continue }
+            guard let state = sessions[id] else { continue }
             guard let pending = state.inFlight.removeValue(forKey: block.cid) else {
                 if state.parked.contains(block.cid) {
                     state.parked.removeAll { $0 == block.cid }
-                    account(&state, cid: block.cid, bytes: block.bytes, fetched: true)
-                    sessions[id] = state
+                    account(state, cid: block.cid, bytes: block.bytes, fetched: true)
                     pump(id)
                 }
                 continue
@@ -209,32 +210,28 @@ extension Exchange {
             if state.peers[peer] == nil { state.peers[peer] = SessionPeer() }
             if state.peers[peer]?.delivered == 0 { state.progress.peers += 1 }
             state.peers[peer]?.delivered += 1
-            account(&state, cid: block.cid, bytes: block.bytes, fetched: true)
-            sessions[id] = state
+            account(state, cid: block.cid, bytes: block.bytes, fetched: true)
             pump(id)
         }
     }
 
     func sessionsPresence(_ cid: CID, _ presence: ExchangeMessage.Presence, from peer: PeerID) {
         for id in Array(sessions.keys) {
-            guard var state = sessions[id] else { continue }
+            guard let state = sessions[id] else { continue }
             switch presence {
             case .have:
                 if state.peers[peer] == nil { state.peers[peer] = SessionPeer() }
                 if cid == state.root { state.peers[peer]?.lacksRoot = false }
                 state.lacking[cid]?.remove(peer)
-                sessions[id] = state
                 if state.parked.contains(cid) { request(id, cid) }
             case .dontHave:
                 state.lacking[cid, default: []].insert(peer)
                 if cid == state.root { state.peers[peer]?.lacksRoot = true }
                 guard let pending = state.inFlight[cid], pending.peer == peer else {
-                    sessions[id] = state
                     continue
                 }
                 state.inFlight[cid] = nil
                 state.peers[peer]?.inFlight -= 1
-                sessions[id] = state
                 request(id, cid)
                 pump(id)
             }
@@ -243,15 +240,13 @@ extension Exchange {
 
     func sessionsCorrupt(_ cid: CID, from peer: PeerID) {
         for id in Array(sessions.keys) {
-            guard var state = sessions[id] else { continue }
+            guard let state = sessions[id] else { continue }
             state.peers[peer]?.penalized = true
             guard let pending = state.inFlight[cid], pending.peer == peer else {
-                sessions[id] = state
                 continue
             }
             state.inFlight[cid] = nil
             state.peers[peer]?.inFlight -= 1
-            sessions[id] = state
             request(id, cid, excluding: [peer])
             pump(id)
         }
@@ -260,27 +255,24 @@ extension Exchange {
     func sessionsDuplicate(_ cid: CID) {
         for id in Array(sessions.keys) where sessions[id]?.inFlight[cid] != nil {
             // Stored meanwhile by another path (another session, a local add): take it from there.
-            guard var state = sessions[id], let pending = state.inFlight.removeValue(forKey: cid) else { continue }
+            guard let state = sessions[id], let pending = state.inFlight.removeValue(forKey: cid) else { continue }
             state.peers[pending.peer]?.inFlight -= 1
             state.stack.append(cid)
-            sessions[id] = state
             pump(id)
         }
     }
 
     func sessionPeerJoined(_ id: Int, _ peer: PeerID) {
-        guard var state = sessions[id], state.peers[peer] == nil else { return }
+        guard let state = sessions[id], state.peers[peer] == nil else { return }
         state.peers[peer] = SessionPeer()
         let parked = state.parked
-        sessions[id] = state
         for cid in parked { request(id, cid) }
     }
 
     func sessionPeerLeft(_ id: Int, _ peer: PeerID) {
-        guard var state = sessions[id], state.peers.removeValue(forKey: peer) != nil else { return }
+        guard let state = sessions[id], state.peers.removeValue(forKey: peer) != nil else { return }
         let orphaned = state.inFlight.filter { $0.value.peer == peer }.map(\.key)
         for cid in orphaned { state.inFlight[cid] = nil }
-        sessions[id] = state
         for cid in orphaned { request(id, cid, excluding: [peer]) }
         pump(id)
     }
@@ -311,14 +303,13 @@ extension Exchange {
     // MARK: - Providers
 
     func startProviderSearch(_ id: Int, for cid: CID) {
-        guard let routing, var state = sessions[id], !state.searching else {
+        guard let routing, let state = sessions[id], !state.searching else {
             if routing == nil, let state = sessions[id], state.inFlight.isEmpty {
                 finishSession(id, with: ExchangeError.notFound(state.parked.first ?? cid))
             }
             return
         }
         state.searching = true
-        sessions[id] = state
         let root = state.root
         let manager = self.manager
         let local = manager.localPeer
