@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "Transport", targets: ["Transport"]),
         .library(name: "DHT", targets: ["DHT"]),
         .library(name: "Exchange", targets: ["Exchange"]),
+        .library(name: "Threads", targets: ["Threads"]),
         .library(name: "Node", targets: ["Node"]),
         .executable(name: "threads", targets: ["ThreadsCLI"]),
         .executable(name: "threadsd", targets: ["ThreadsDaemon"]),
@@ -71,6 +72,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(name: "Threads", dependencies: ["Multiformats", "DagCBOR", "Sodium", "Store"]),
         .target(
             name: "Node",
             dependencies: [
@@ -128,6 +130,10 @@ let package = Package(
                 "Exchange", "Transport", "Sodium", "Multiformats", "Store", "DagCBOR", "ThreadsTestKit",
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        .testTarget(
+            name: "ThreadsTests",
+            dependencies: ["Threads", "Sodium", "Multiformats", "Store", "DagCBOR", "ThreadsTestKit"]
         ),
         .testTarget(name: "NodeTests", dependencies: ["Node", "Sodium", "Store", "Multiformats"]),
         .testTarget(

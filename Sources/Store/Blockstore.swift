@@ -62,6 +62,12 @@ public final class Blockstore: Sendable {
 
     /// Stores many blocks in one atomic batch.
     public func put(_ blocks: [Block], sync: Bool = false) throws(StoreError) {
+        try put(blocks, alongWith: WriteBatch(), sync: sync)
+    }
+
+    /// Stores blocks and applies `extra` (index entries, a log head) in the same atomic batch, so
+    /// after a crash either both are there or neither: a head never points at a missing block.
+    public func put(_ blocks: [Block], alongWith extra: WriteBatch, sync: Bool = false) throws(StoreError) {
         counters.lock.lock()
         defer { counters.lock.unlock() }
         var (count, size) = try lockedStats()
@@ -74,8 +80,9 @@ public final class Blockstore: Sendable {
             count += 1
             size += UInt64(block.bytes.count)
         }
-        guard !batch.isEmpty else { return }
-        meta.put(Blockstore.statsKey, Blockstore.encodeStats(count, size), in: &batch)
+        guard !batch.isEmpty || !extra.isEmpty else { return }
+        if !batch.isEmpty { meta.put(Blockstore.statsKey, Blockstore.encodeStats(count, size), in: &batch) }
+        batch.append(contentsOf: extra)
         try database.write(batch, sync: sync)
         counters.cached = (count, size)
     }

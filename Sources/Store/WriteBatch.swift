@@ -19,4 +19,9 @@ public struct WriteBatch: Sendable {
     public mutating func delete(_ key: [UInt8]) {
         operations.append(.delete(key))
     }
+
+    /// Appends every operation of `other`, after this batch's own.
+    public mutating func append(contentsOf other: WriteBatch) {
+        operations.append(contentsOf: other.operations)
+    }
 }

@@ -21,7 +21,7 @@ struct SimulatedNetwork {
     static func fastOptions(k: Int = 20) -> DHTNode.Options {
         var options = DHTNode.Options()
         options.table.k = k
-        options.requestTimeout = .milliseconds(300)
+        options.requestTimeout = .milliseconds(500)
         options.retries = 1
         return options
     }

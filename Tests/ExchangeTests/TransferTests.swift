@@ -157,7 +157,7 @@ struct TransferTests {
     }
 
     @Test func aWantListFloodStaysBoundedAndOthersAreStillServed() async throws {
-        var options = Exchange.Options()
+        var options = TestNode.testOptions
         options.maxWantsPerPeer = 1000
         let provider = try await TestNode(options: options)
         let hostile = try await TestNode()

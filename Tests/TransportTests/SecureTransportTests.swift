@@ -177,7 +177,9 @@ final class PeerBox: @unchecked Sendable {
     static func rawConnect(port: Int, send bytes: [UInt8]) async throws {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(host: "127.0.0.1", port: port).get()
-        if !bytes.isEmpty { try await channel.writeAndFlush(ByteBuffer(bytes: bytes)).get() }
+        // On a loaded machine the server's handshake timeout may close the socket before the
+        // write: that is the outcome under test, so a failed write is fine.
+        if !bytes.isEmpty { try? await channel.writeAndFlush(ByteBuffer(bytes: bytes)).get() }
         try await channel.closeFuture.get()
     }
 

@@ -1,0 +1,210 @@
+import DagCBOR
+import Multiformats
+import Sodium
+
+/// The decrypted header of an event: the key of its body, when it was written, and its clock.
+public struct EventHeader: Sendable, Equatable {
+    public let bodyKey: SymmetricKey
+    /// Wall time at the writer, milliseconds since the Unix epoch.
+    public let time: UInt64
+    public let clock: HLCTimestamp
+}
+
+/// One record of a log (Specs/threads.md): its place in the log and what it links to, as read
+/// from a record block whose signature verified.
+public struct ThreadRecord: Sendable, Equatable {
+    /// The CID of the record block (the encrypted wrapper).
+    public let cid: CID
+    /// The log (writer) that signed it.
+    public let log: PeerID
+    /// 0 for a log's first record, then one more than `prev`'s.
+    public let sequence: UInt64
+    public let prev: CID?
+    /// The event node (links to the encrypted header and body).
+    public let event: CID
+    public let signature: [UInt8]
+
+    static let signatureDomain = Array("threads-record/1:".utf8)
+
+    /// The blocks of one new record: record, event, header, body.
+    public struct Blocks: Sendable {
+        public let record: Block
+        public let event: Block
+        public let header: Block
+        public let body: Block
+
+        public var all: [Block] { [record, event, header, body] }
+    }
+
+    // MARK: - Writing
+
+    /// Makes and signs a record appending `body` to the log of `logKey`. Needs the read key (the
+    /// header is encrypted with it).
+    public static func create(
+        thread: ThreadID,
+        key: ThreadKey,
+        logKey: Ed25519.PrivateKey,
+        prev: (cid: CID, sequence: UInt64)?,
+        body: [UInt8],
+        time: UInt64,
+        clock: HLCTimestamp
+    ) throws(ThreadsError) -> (record: ThreadRecord, blocks: Blocks) {
+        guard let readKey = key.read else {
+            throw .notAllowed("this node holds no read key for \(thread): it cannot write")
+        }
+        let bodyKey = SymmetricKey()
+        let bodyBlock = try block(.bytes(XChaCha20Poly1305.seal(body, key: bodyKey, associatedData: thread.bytes)))
+        let header = IPLD.map([
+            "key": .bytes(bodyKey.withUnsafeBytes { Array($0) }),
+            "time": .integer(IPLDInteger(time)),
+            "wall": .integer(IPLDInteger(clock.wall)),
+            "counter": .integer(IPLDInteger(UInt64(clock.counter))),
+        ])
+        let headerBlock = try block(
+            .bytes(XChaCha20Poly1305.seal(try encode(header), key: readKey, associatedData: thread.bytes))
+        )
+        let eventBlock = try block(.map(["header": .link(headerBlock.cid), "body": .link(bodyBlock.cid)]))
+        let sequence = prev.map { $0.sequence + 1 } ?? 0
+        var inner = unsigned(
+            thread: thread,
+            log: logKey.publicKey,
+            sequence: sequence,
+            prev: prev?.cid,
+            event: eventBlock.cid
+        )
+        let signature = logKey.signature(for: signatureDomain + (try encode(.map(inner))))
+        inner["sig"] = .bytes(signature)
+        let recordBlock = try block(
+            .bytes(XChaCha20Poly1305.seal(try encode(.map(inner)), key: key.service, associatedData: thread.bytes))
+        )
+        let record = ThreadRecord(
+            cid: recordBlock.cid,
+            log: logKey.publicKey.peerID,
+            sequence: sequence,
+            prev: prev?.cid,
+            event: eventBlock.cid,
+            signature: signature
+        )
+        return (record, Blocks(record: recordBlock, event: eventBlock, header: headerBlock, body: bodyBlock))
+    }
+
+    private static func unsigned(
+        thread: ThreadID,
+        log: Ed25519.PublicKey,
+        sequence: UInt64,
+        prev: CID?,
+        event: CID
+    ) -> [String: IPLD] {
+        [
+            "thread": .bytes(thread.bytes), "log": .bytes(log.rawRepresentation),
+            "seq": .integer(IPLDInteger(sequence)), "prev": prev.map { .link($0) } ?? .null, "event": .link(event),
+        ]
+    }
+
+    // MARK: - Reading
+
+    /// Opens a record block of `thread` with the service key and verifies the log's signature over
+    /// everything in it (the thread, log, sequence, previous record and event).
+    public static func open(_ block: Block, thread: ThreadID, key: ThreadKey) throws(ThreadsError) -> ThreadRecord {
+        guard block.cid.codec == Multicodec.dagCBOR, let sealed = try? block.decode().bytesValue else {
+            throw .malformed("a record block is a DAG-CBOR byte string")
+        }
+        let plaintext: [UInt8]
+        do { plaintext = try XChaCha20Poly1305.open(sealed, key: key.service, associatedData: thread.bytes) } catch {
+            throw .cannotDecrypt(what: "record")
+        }
+        guard var fields = (try? DagCBOR.decode(plaintext))?.mapValue,
+            Set(fields.keys) == ["thread", "log", "seq", "prev", "event", "sig"]
+        else { throw .malformed("the record does not have exactly thread, log, seq, prev, event, sig") }
+        guard fields["thread"]?.bytesValue == thread.bytes else {
+            throw .brokenChain("the record belongs to another thread")
+        }
+        guard let logBytes = fields["log"]?.bytesValue, let logKey = try? Ed25519.PublicKey(rawRepresentation: logBytes)
+        else {
+            throw .malformed("'log' is not an Ed25519 public key")
+        }
+        guard let sequence = fields["seq"]?.integerValue, !sequence.isNegative else {
+            throw .malformed("'seq' is not an unsigned integer")
+        }
+        guard let event = fields["event"]?.linkValue else { throw .malformed("'event' is not a link") }
+        let prev: CID?
+        switch fields["prev"] {
+        case .link(let link): prev = link
+        case .null: prev = nil
+        default: throw .malformed("'prev' is neither a link nor null")
+        }
+        guard (prev == nil) == (sequence.argument == 0) else {
+            throw .brokenChain("record \(sequence.argument) \(prev == nil ? "has no" : "has a") previous record")
+        }
+        guard let signature = fields["sig"]?.bytesValue, signature.count == Ed25519.signatureLength else {
+            throw .malformed("'sig' is not a 64-byte signature")
+        }
+        fields["sig"] = nil
+        guard logKey.isValidSignature(signature, for: signatureDomain + (try encode(.map(fields)))) else {
+            throw .badSignature(log: logKey.peerID)
+        }
+        return ThreadRecord(
+            cid: block.cid,
+            log: logKey.peerID,
+            sequence: sequence.argument,
+            prev: prev,
+            event: event,
+            signature: signature
+        )
+    }
+
+    /// The header and body links of an event node.
+    public static func eventLinks(_ block: Block) throws(ThreadsError) -> (header: CID, body: CID) {
+        guard let fields = (try? block.decode())?.mapValue, Set(fields.keys) == ["header", "body"],
+            let header = fields["header"]?.linkValue, let body = fields["body"]?.linkValue
+        else { throw .malformed("an event node is {header: link, body: link}") }
+        return (header, body)
+    }
+
+    /// Decrypts an event header with the read key.
+    public static func openHeader(_ block: Block, thread: ThreadID, key: ThreadKey) throws(ThreadsError) -> EventHeader
+    {
+        guard let readKey = key.read else {
+            throw .notAllowed("this node holds no read key for \(thread): it cannot read")
+        }
+        guard let sealed = try? block.decode().bytesValue else {
+            throw .malformed("a header block is a DAG-CBOR byte string")
+        }
+        let plaintext: [UInt8]
+        do { plaintext = try XChaCha20Poly1305.open(sealed, key: readKey, associatedData: thread.bytes) } catch {
+            throw .cannotDecrypt(what: "event header")
+        }
+        guard let fields = (try? DagCBOR.decode(plaintext))?.mapValue,
+            Set(fields.keys) == ["key", "time", "wall", "counter"],
+            let raw = fields["key"]?.bytesValue, let bodyKey = try? SymmetricKey(bytes: raw),
+            let time = fields["time"]?.integerValue, !time.isNegative, let wall = fields["wall"]?.integerValue,
+            !wall.isNegative,
+            let counter = fields["counter"]?.integerValue, !counter.isNegative, counter.argument <= UInt64(UInt32.max)
+        else { throw .malformed("the event header does not have exactly key, time, wall, counter") }
+        return EventHeader(
+            bodyKey: bodyKey,
+            time: time.argument,
+            clock: HLCTimestamp(wall: wall.argument, counter: UInt32(counter.argument))
+        )
+    }
+
+    /// Decrypts an event body with the key from its header.
+    public static func openBody(_ block: Block, header: EventHeader, thread: ThreadID) throws(ThreadsError) -> [UInt8] {
+        guard let sealed = try? block.decode().bytesValue else {
+            throw .malformed("a body block is a DAG-CBOR byte string")
+        }
+        do { return try XChaCha20Poly1305.open(sealed, key: header.bodyKey, associatedData: thread.bytes) } catch {
+            throw .cannotDecrypt(what: "event body")
+        }
+    }
+
+    // MARK: - Helpers
+
+    static func encode(_ value: IPLD) throws(ThreadsError) -> [UInt8] {
+        do { return try DagCBOR.encode(value) } catch { throw .malformed("cannot encode: \(error)") }
+    }
+
+    static func block(_ value: IPLD) throws(ThreadsError) -> Block {
+        do { return try Block(value: value) } catch { throw .malformed("cannot encode: \(error)") }
+    }
+}

@@ -1,0 +1,273 @@
+import DagCBOR
+import Foundation
+import Multiformats
+import Sodium
+import Store
+import Testing
+import ThreadsTestKit
+
+@testable import Threads
+
+final class TempStore: @unchecked Sendable {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("threads-\(UUID().uuidString)").path
+    var database: Database
+    var logstore: Logstore
+
+    init() throws {
+        database = try Database(path: path)
+        logstore = Logstore(database: database, blockstore: Blockstore(database: database))
+    }
+
+    /// Closes and reopens the database, as a restart would.
+    func reopen() throws {
+        database.close()
+        database = try Database(path: path)
+        logstore = Logstore(database: database, blockstore: Blockstore(database: database))
+    }
+
+    deinit {
+        database.close()
+        try? FileManager.default.removeItem(atPath: path)
+    }
+}
+
+@Suite("Thread identifiers and keys")
+struct IdentifierTests {
+    @Test func threadIDsRoundTripInTheGoThreadsLayout() throws {
+        for variant in [ThreadID.Variant.raw, .accessControlled] {
+            let id = ThreadID(variant: variant)
+            #expect(id.bytes.count == 34)
+            #expect(id.bytes[0] == 0x01)
+            #expect(id.bytes[1] == UInt8(variant.rawValue))
+            #expect(id.description.hasPrefix("b"))
+            #expect(try ThreadID(id.description) == id)
+            #expect(try ThreadID(bytes: id.bytes).variant == variant)
+        }
+        // A fixed ID, laid out by hand: version 1, variant 0x55, 32 bytes of 0xab.
+        let fixed = try ThreadID(bytes: [0x01, 0x55] + [UInt8](repeating: 0xab, count: 32))
+        #expect(fixed.description == "bafk2xk5lvov2xk5lvov2xk5lvov2xk5lvov2xk5lvov2xk5lvov2xky")
+        #expect(throws: ThreadsError.invalidThreadID("unknown version 2")) {
+            try ThreadID(bytes: [0x02, 0x55] + [UInt8](repeating: 0, count: 32))
+        }
+        #expect(throws: ThreadsError.self) { try ThreadID(bytes: [0x01, 0x56] + [UInt8](repeating: 0, count: 32)) }
+        #expect(throws: ThreadsError.self) { try ThreadID(bytes: [0x01, 0x55] + [UInt8](repeating: 0, count: 31)) }
+        #expect(throws: ThreadsError.self) { try ThreadID("not an id") }
+    }
+
+    @Test func threadKeysRoundTripWithAndWithoutTheReadKey() throws {
+        let key = ThreadKey()
+        #expect(try ThreadKey(key.secretString) == key)
+        #expect(key.bytes.count == 64)
+        let replica = key.serviceOnly
+        #expect(!replica.canRead)
+        #expect(try ThreadKey(replica.secretString) == replica)
+        #expect(!key.description.contains(key.secretString))
+        #expect(throws: ThreadsError.self) { try ThreadKey(bytes: [1, 2, 3]) }
+    }
+
+    @Test func theClockNeverGoesBack() {
+        var clock = HybridLogicalClock()
+        let a = clock.tick(now: 1000)
+        let b = clock.tick(now: 1000)
+        let c = clock.tick(now: 900)  // the wall clock stepped back
+        #expect(a < b && b < c)
+        clock.observe(HLCTimestamp(wall: 5000, counter: 7), now: 1000)
+        #expect(clock.tick(now: 1000) > HLCTimestamp(wall: 5000, counter: 7))
+    }
+}
+
+@Suite("Records and the logstore")
+struct LogstoreTests {
+    let thread = ThreadID()
+    let key = ThreadKey()
+
+    @Test func appendedRecordsChainAndReadBack() throws {
+        let store = try TempStore()
+        try store.logstore.addThread(thread, key: key)
+        var records: [ThreadRecord] = []
+        for n in 0..<3 { records.append(try store.logstore.append(Array("event \(n)".utf8), to: thread).record) }
+        #expect(records.map(\.sequence) == [0, 1, 2])
+        #expect(records[0].prev == nil)
+        #expect(records[1].prev == records[0].cid)
+        #expect(records[2].prev == records[1].cid)
+        let log = records[0].log
+        #expect(try store.logstore.head(of: log, in: thread) == .init(cid: records[2].cid, sequence: 2))
+        let entries = try store.logstore.entries(of: log, in: thread)
+        #expect(entries.map(\.entry.record) == records.map(\.cid))
+        let bodies = try entries.map {
+            String(decoding: try store.logstore.read($0.entry, in: thread).body, as: UTF8.self)
+        }
+        #expect(bodies == ["event 0", "event 1", "event 2"])
+        let clocks = try entries.map { try store.logstore.read($0.entry, in: thread).header.clock }
+        #expect(clocks == clocks.sorted() && Set(clocks).count == 3)
+
+        // Everything survives a restart, including the log key (appends continue the same log).
+        try store.reopen()
+        #expect(try store.logstore.threads() == [thread])
+        #expect(try store.logstore.key(of: thread) == key)
+        let next = try store.logstore.append(Array("event 3".utf8), to: thread).record
+        #expect(next.log == log && next.sequence == 3 && next.prev == records[2].cid)
+    }
+
+    /// Records of one writer, in order, with their blocks.
+    func writerLog(_ count: Int) throws -> (TempStore, [ThreadRecord.Blocks]) {
+        let writer = try TempStore()
+        try writer.logstore.addThread(thread, key: key)
+        var blocks: [ThreadRecord.Blocks] = []
+        for n in 0..<count { blocks.append(try writer.logstore.append(Array("event \(n)".utf8), to: thread).blocks) }
+        return (writer, blocks)
+    }
+
+    func ingest(_ store: TempStore, _ b: ThreadRecord.Blocks) throws {
+        try store.logstore.ingest(record: b.record, event: b.event, header: b.header, body: b.body, into: thread)
+    }
+
+    @Test func peersIngestVerifiedRecordsInOrderOnly() throws {
+        let (_, blocks) = try writerLog(3)
+        let peer = try TempStore()
+        try peer.logstore.addThread(thread, key: key)
+        // Out of order: record 1 before record 0 is refused and nothing is stored.
+        #expect(throws: ThreadsError.self) { try ingest(peer, blocks[1]) }
+        #expect(try peer.logstore.heads(of: thread).isEmpty)
+        #expect(try peer.database.scan(prefix: Array("/blocks/".utf8)).next() == nil)
+        for b in blocks { try ingest(peer, b) }
+        // Again: idempotent.
+        for b in blocks { try ingest(peer, b) }
+        let heads = try peer.logstore.heads(of: thread)
+        #expect(heads.count == 1 && heads.first?.value.sequence == 2)
+        let entries = try peer.logstore.entries(of: try #require(heads.keys.first), in: thread)
+        #expect(try String(decoding: peer.logstore.read(entries[2].entry, in: thread).body, as: UTF8.self) == "event 2")
+    }
+
+    @Test func forgedTamperedAndForeignRecordsAreRejectedWithNothingStored() throws {
+        let (_, blocks) = try writerLog(2)
+        let peer = try TempStore()
+        try peer.logstore.addThread(thread, key: key)
+        func rejects(_ b: ThreadRecord.Blocks, _ why: String) {
+            #expect(throws: ThreadsError.self, "\(why)") { try ingest(peer, b) }
+            #expect((try? peer.logstore.heads(of: thread).isEmpty) == true, "\(why)")
+        }
+        // A flipped bit in the record wrapper.
+        var bytes = blocks[0].record.bytes
+        bytes[bytes.count - 3] ^= 1
+        rejects(
+            .init(
+                record: Block(unchecked: blocks[0].record.cid, bytes: bytes),
+                event: blocks[0].event,
+                header: blocks[0].header,
+                body: blocks[0].body
+            ),
+            "tampered"
+        )
+        // Re-signed by another key while claiming the same log: rebuild the wrapper by hand.
+        let other = Ed25519.PrivateKey()
+        let forged = try ThreadRecord.create(
+            thread: thread,
+            key: key,
+            logKey: other,
+            prev: nil,
+            body: [1],
+            time: 1,
+            clock: .init(wall: 1, counter: 0)
+        )
+        let sealed = try #require(try forged.blocks.record.decode().bytesValue)
+        let plaintext = try XChaCha20Poly1305.open(sealed, key: key.service, associatedData: thread.bytes)
+        var inner = try #require(try DagCBOR.decode(plaintext).mapValue)
+        let original = try ThreadRecord.open(blocks[0].record, thread: thread, key: key)
+        inner["log"] = .bytes(try #require(original.log.ed25519PublicKey))
+        let resealed = try Block(
+            value: .bytes(
+                XChaCha20Poly1305.seal(try DagCBOR.encode(.map(inner)), key: key.service, associatedData: thread.bytes)
+            )
+        )
+        rejects(
+            .init(record: resealed, event: forged.blocks.event, header: forged.blocks.header, body: forged.blocks.body),
+            "re-signed"
+        )
+        // The right record with another event's blocks.
+        rejects(
+            .init(record: blocks[0].record, event: blocks[1].event, header: blocks[1].header, body: blocks[1].body),
+            "swapped event"
+        )
+        // A record of another thread (same keys).
+        let elsewhere = try ThreadRecord.create(
+            thread: ThreadID(),
+            key: key,
+            logKey: other,
+            prev: nil,
+            body: [1],
+            time: 1,
+            clock: .init(wall: 1, counter: 0)
+        )
+        rejects(elsewhere.blocks, "other thread")
+        // Truncated record block.
+        rejects(
+            .init(
+                record: Block(unchecked: blocks[0].record.cid, bytes: Array(blocks[0].record.bytes.prefix(20))),
+                event: blocks[0].event,
+                header: blocks[0].header,
+                body: blocks[0].body
+            ),
+            "truncated"
+        )
+        // Encrypted for another thread key.
+        let stranger = try ThreadRecord.create(
+            thread: thread,
+            key: ThreadKey(),
+            logKey: other,
+            prev: nil,
+            body: [1],
+            time: 1,
+            clock: .init(wall: 1, counter: 0)
+        )
+        rejects(stranger.blocks, "wrong service key")
+        #expect(try peer.database.scan(prefix: Array("/blocks/".utf8)).next() == nil)
+    }
+
+    @Test func aReplicaStoresButCannotReadOrWrite() throws {
+        let (_, blocks) = try writerLog(2)
+        let replica = try TempStore()
+        try replica.logstore.addThread(thread, key: key.serviceOnly)
+        for b in blocks { try ingest(replica, b) }
+        let log = try #require(try replica.logstore.heads(of: thread).keys.first)
+        let entry = try #require(try replica.logstore.entry(of: log, sequence: 0, in: thread))
+        #expect(throws: ThreadsError.self) { try replica.logstore.read(entry, in: thread) }
+        #expect(throws: ThreadsError.self) { try replica.logstore.append([1], to: thread) }
+    }
+
+    @Test func aForkOfALogIsRefused() throws {
+        let (writer, blocks) = try writerLog(1)
+        let peer = try TempStore()
+        try peer.logstore.addThread(thread, key: key)
+        try ingest(peer, blocks[0])
+        // The same log key signs a different record 0.
+        let fork = try ThreadRecord.create(
+            thread: thread,
+            key: key,
+            logKey: try writer.logstore.ownLogKey(in: thread),
+            prev: nil,
+            body: [9],
+            time: 1,
+            clock: .init(wall: 1, counter: 0)
+        )
+        #expect(throws: ThreadsError.self) { try ingest(peer, fork.blocks) }
+    }
+
+    @Test func deletingAThreadRemovesItsDataOnly() throws {
+        let store = try TempStore()
+        let other = ThreadID()
+        try store.logstore.addThread(thread, key: key)
+        try store.logstore.addThread(other, key: ThreadKey())
+        for n in 0..<3 { try store.logstore.append([UInt8(n)], to: thread) }
+        let kept = try store.logstore.append([7], to: other).record
+        try store.logstore.deleteThread(thread)
+        #expect(try store.logstore.threads() == [other])
+        #expect(try store.logstore.heads(of: thread).isEmpty)
+        #expect(try store.logstore.logstoreBlockCount() == 4)
+        #expect(try store.logstore.head(of: kept.log, in: other)?.cid == kept.cid)
+    }
+}
+
+extension Logstore {
+    func logstoreBlockCount() throws -> Int { try blockstore.allCIDs().count }
+}
