@@ -72,11 +72,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "Threads", dependencies: ["Multiformats", "DagCBOR", "Sodium", "Store"]),
+        .target(
+            name: "Threads",
+            dependencies: [
+                "Multiformats", "DagCBOR", "Sodium", "Store", "Transport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "Node",
             dependencies: [
-                "Multiformats", "DagCBOR", "Sodium", "Store", "Transport", "DHT", "Exchange",
+                "Multiformats", "DagCBOR", "Sodium", "Store", "Transport", "DHT", "Exchange", "Threads",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -133,7 +139,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ThreadsTests",
-            dependencies: ["Threads", "Sodium", "Multiformats", "Store", "DagCBOR", "ThreadsTestKit"]
+            dependencies: ["Threads", "Sodium", "Multiformats", "Store", "DagCBOR", "Transport", "ThreadsTestKit"]
         ),
         .testTarget(name: "NodeTests", dependencies: ["Node", "Sodium", "Store", "Multiformats"]),
         .testTarget(

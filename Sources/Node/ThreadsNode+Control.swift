@@ -111,6 +111,8 @@ extension ThreadsNode {
                         ]
                     }
                 )
+            case let command? where command.hasPrefix("thread."):
+                return ok(try await threadCommand(command, request))
             case let other:
                 return failure("unknown command \(other ?? "none")")
             }

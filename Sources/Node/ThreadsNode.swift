@@ -5,6 +5,7 @@ import Foundation
 import Logging
 import Multiformats
 import Synchronization
+import Threads
 import Transport
 
 /// A running node: the repo, the secure transport with its connection manager, and the DHT,
@@ -20,6 +21,9 @@ public actor ThreadsNode {
     public nonisolated let manager: ConnectionManager
     /// The block exchange (`/threads/exchange/1`), with the DHT for provider search.
     public nonisolated let exchange: Exchange
+    /// Threads: the logstore and its replication (`/threads/log/1`).
+    public nonisolated let logstore: Logstore
+    public nonisolated let replicator: Replicator
     private nonisolated let advertised: AdvertisedAddresses
     public private(set) var dht: DHTNode?
     /// The bound TCP listen addresses (ports resolved), without `/p2p/`.
@@ -44,6 +48,8 @@ public actor ThreadsNode {
         }
         let slot = ExchangeSlot()
         Exchange.register(in: &protocols, slot: slot)
+        let replicatorSlot = ReplicatorSlot()
+        Replicator.register(in: &protocols, slot: replicatorSlot)
         let routing = NodeRouting()
         manager = ConnectionManager(
             transport: SecureTransport(identity: repo.identity),
@@ -52,6 +58,9 @@ public actor ThreadsNode {
         )
         exchange = Exchange(blockstore: repo.blockstore, manager: manager, routing: routing)
         slot.exchange = exchange
+        logstore = Logstore(database: repo.database, blockstore: repo.blockstore)
+        replicator = Replicator(logstore: logstore, manager: manager)
+        replicatorSlot.replicator = replicator
         self.routing = routing
     }
 
@@ -106,6 +115,7 @@ public actor ThreadsNode {
         self.dht = dht
         routing.attach(dht: dht, addresses: advertised)
         await exchange.start()
+        await replicator.start()
         lines.append("Listening on \(socket.localEndpoint.multiaddr)/p2p/\(peerID)")
         advertised.set(
             listen: tcpAddresses.flatMap(InterfaceAddresses.expand),
@@ -204,6 +214,7 @@ public actor ThreadsNode {
     public func shutdown() async {
         maintenance?.cancel()
         await exchange.stop()
+        await replicator.stop()
         await dht?.stop()
         await manager.shutdown()
     }

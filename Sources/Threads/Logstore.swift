@@ -107,6 +107,37 @@ public final class Logstore: Sendable {
         return Head(cid: cid, sequence: sequence.argument)
     }
 
+    // MARK: - Members
+
+    /// Records `peer` as a member of the thread (someone to replicate with), with the addresses it
+    /// can be dialled at when known.
+    public func addMember(_ peer: PeerID, to id: ThreadID, addresses: [Multiaddr] = []) throws(ThreadsError) {
+        let key = threadKey(id, "member/") + peer.bytes
+        let existing = try wrap { try threadSpace.get(key) }
+        var known = existing.flatMap(Self.decodeAddresses) ?? []
+        if existing != nil && addresses.allSatisfy(known.contains) { return }
+        for address in addresses where !known.contains(address) { known.append(address) }
+        let value = (try? DagCBOR.encode(.list(known.suffix(16).map { .bytes($0.bytes) }))) ?? []
+        try wrap { try threadSpace.put(key, value) }
+    }
+
+    /// The members of a thread this node replicates with.
+    public func members(of id: ThreadID) throws(ThreadsError) -> [PeerID] {
+        let prefix = threadKey(id, "member/")
+        return try wrap {
+            try threadSpace.scan(prefix: prefix).compactMap { try? PeerID(bytes: $0.key.dropFirst(prefix.count)) }
+        }
+    }
+
+    /// The addresses recorded for a member.
+    public func addresses(of peer: PeerID, in id: ThreadID) throws(ThreadsError) -> [Multiaddr] {
+        try wrap { try threadSpace.get(threadKey(id, "member/") + peer.bytes) }.flatMap(Self.decodeAddresses) ?? []
+    }
+
+    static func decodeAddresses(_ bytes: [UInt8]) -> [Multiaddr]? {
+        (try? DagCBOR.decode(bytes))?.listValue?.compactMap { $0.bytesValue.flatMap { try? Multiaddr(bytes: $0) } }
+    }
+
     // MARK: - Own log
 
     /// This node's log key in the thread, made (and stored) on first use.

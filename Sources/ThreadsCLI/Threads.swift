@@ -14,6 +14,7 @@ struct Threads: AsyncParsableCommand {
             BlockCommand.self,
             SwarmCommand.self,
             DHTCommand.self,
+            ThreadCommand.self,
             AddCommand.self,
             GetCommand.self,
             CatCommand.self,

@@ -4,7 +4,16 @@ import Testing
 /// Two `threadsd` processes on loopback, driven through `threads swarm …`.
 @Suite struct DaemonTests {
     final class Daemon: @unchecked Sendable {
-        let repo = FileManager.default.temporaryDirectory.appendingPathComponent("threadsd-\(UUID().uuidString)").path
+        let repo: String
+        private let ownsRepo: Bool
+
+        init(repo: String? = nil) {
+            self.repo =
+                repo
+                ?? FileManager.default.temporaryDirectory.appendingPathComponent("threadsd-\(UUID().uuidString)").path
+            ownsRepo = repo == nil
+        }
+
         let process = Process()
         let output = Pipe()
         var banner: [String] = []
@@ -62,7 +71,7 @@ import Testing
 
         deinit {
             if process.isRunning { process.interrupt() }
-            try? FileManager.default.removeItem(atPath: repo)
+            if ownsRepo { try? FileManager.default.removeItem(atPath: repo) }
         }
     }
 

@@ -271,3 +271,26 @@ struct LogstoreTests {
 extension Logstore {
     func logstoreBlockCount() throws -> Int { try blockstore.allCIDs().count }
 }
+
+@Suite("Invites")
+struct InviteTests {
+    @Test func invitesRoundTripAndStartWithTheInvitersMultiaddr() throws {
+        let peer = Ed25519.PrivateKey().publicKey.peerID
+        let address = try Multiaddr("/ip4/10.0.0.1/tcp/4006/p2p/\(peer)")
+        let thread = ThreadID()
+        let key = ThreadKey()
+        let writer = try Invite(address: address, thread: thread, role: .writer, key: key)
+        #expect(writer.description.hasPrefix("/ip4/10.0.0.1/tcp/4006/p2p/\(peer)/thread/\(thread)?role=writer&key="))
+        #expect(try Invite(writer.description) == writer)
+        let replica = try Invite(address: address, thread: thread, role: .replica, key: key)
+        #expect(try Invite(replica.description).key == key.serviceOnly)
+        #expect(!replica.description.contains(writer.key.secretString))
+        for bad in [
+            "", "/ip4/10.0.0.1/tcp/4006", writer.description.replacingOccurrences(of: "role=writer", with: "role=king"),
+            "/ip4/10.0.0.1/tcp/4006/thread/\(thread)?role=writer&key=\(key.secretString)",
+            replica.description.replacingOccurrences(of: "role=replica", with: "role=writer"),
+        ] {
+            #expect(throws: ThreadsError.self, "\(bad)") { try Invite(bad) }
+        }
+    }
+}

@@ -1,0 +1,109 @@
+import DagCBOR
+import Foundation
+import Multiformats
+import Threads
+import Transport
+
+/// The `threads thread …` commands on the daemon.
+extension ThreadsNode {
+    nonisolated func threadCommand(_ command: String, _ request: [String: Any]) async throws -> Any {
+        func thread() throws -> ThreadID {
+            guard let text = request["id"] as? String else { throw NodeError("missing thread id") }
+            let id = try ThreadID(text)
+            guard try logstore.key(of: id) != nil else { throw ThreadsError.unknownThread(id) }
+            return id
+        }
+        switch command {
+        case "thread.create":
+            let variant: ThreadID.Variant = (request["raw"] as? Bool) == true ? .raw : .accessControlled
+            let id = ThreadID(variant: variant)
+            try logstore.addThread(id, key: ThreadKey())
+            let log = try logstore.ownLogKey(in: id).publicKey.peerID
+            return [
+                "id": id.description, "log": log.description, "variant": variant == .raw ? "raw" : "access-controlled",
+            ]
+        case "thread.list":
+            return try logstore.threads().map(\.description)
+        case "thread.info":
+            let id = try thread()
+            let key = try logstore.key(of: id)
+            let logs = try logstore.heads(of: id).sorted { $0.key < $1.key }.map { log, head -> [String: Any] in
+                ["log": log.description, "records": head.sequence + 1, "head": head.cid.description]
+            }
+            return [
+                "id": id.description, "canRead": key?.canRead ?? false, "logs": logs,
+                "members": try logstore.members(of: id).map(\.description),
+                "ownLog": try logstore.ownLogKey(in: id).publicKey.peerID.description,
+            ]
+        case "thread.members":
+            let id = try thread()
+            return try logstore.members(of: id).map { peer -> [String: Any] in
+                [
+                    "peerID": peer.description,
+                    "addresses": (try? logstore.addresses(of: peer, in: id).map(\.description)) ?? [],
+                ]
+            }
+        case "thread.invite":
+            let id = try thread()
+            guard let roleText = request["role"] as? String, let role = Invite.Role(rawValue: roleText) else {
+                throw NodeError("role must be one of \(Invite.Role.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            guard let key = try logstore.key(of: id) else { throw ThreadsError.unknownThread(id) }
+            guard
+                let address = dialableAddresses.first(where: {
+                    $0.components.count > 1 && $0.components[1].proto == .tcp
+                })
+            else {
+                throw NodeError("this node has no TCP address to put in an invite")
+            }
+            return try Invite(
+                address: address.encapsulate(Multiaddr("/p2p/\(peerID)")),
+                thread: id,
+                role: role,
+                key: key
+            ).description
+        case "thread.join":
+            guard let text = request["invite"] as? String else { throw NodeError("missing invite") }
+            let invite = try Invite(text)
+            if let existing = try logstore.key(of: invite.thread), existing.canRead || !invite.key.canRead {
+                // Already a member with at least these keys: just replicate.
+            } else {
+                try logstore.addThread(invite.thread, key: invite.key)
+            }
+            try logstore.addMember(invite.inviter, to: invite.thread, addresses: [invite.address])
+            _ = try await manager.connect(invite.address)
+            let fetched = await replicator.pull(invite.thread, from: invite.inviter)
+            return ["id": invite.thread.description, "role": invite.role.rawValue, "records": fetched]
+        case "thread.add-record":
+            let id = try thread()
+            guard let body = request["body"] as? String else { throw NodeError("missing body") }
+            guard (try? JSONSerialization.jsonObject(with: Data(body.utf8), options: [.fragmentsAllowed])) != nil else {
+                throw NodeError("the record body is not valid JSON")
+            }
+            let (record, blocks) = try logstore.append(Array(body.utf8), to: id)
+            await replicator.push(blocks, thread: id)
+            return ["log": record.log.description, "seq": record.sequence, "cid": record.cid.description]
+        case "thread.records":
+            let id = try thread()
+            var out: [[String: Any]] = []
+            for log in try logstore.heads(of: id).keys.sorted() {
+                for (sequence, entry) in try logstore.entries(of: log, in: id) {
+                    var item: [String: Any] = [
+                        "log": log.description, "seq": sequence, "cid": entry.record.description,
+                    ]
+                    if let (header, body) = try? logstore.read(entry, in: id) {
+                        item["time"] = header.time
+                        item["clock"] = header.clock.description
+                        item["body"] =
+                            (try? JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed]))
+                            ?? NSNull()
+                    }
+                    out.append(item)
+                }
+            }
+            return out
+        default:
+            throw NodeError("unknown command \(command)")
+        }
+    }
+}

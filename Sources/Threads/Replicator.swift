@@ -1,0 +1,274 @@
+import DagCBOR
+import Foundation
+import Logging
+import Multiformats
+import Sodium
+import Store
+import Synchronization
+import Transport
+
+/// Replication of thread logs over `/threads/log/1` (Specs/threads.md, "Replication"): new
+/// records are pushed to the thread's connected members at once; members exchange heads on
+/// connect and every `pullInterval`, and fetch what they miss oldest first, in batches.
+///
+/// Only members talk: every request carries a proof that the sender holds the thread's service
+/// key, bound to its transport-proven peer ID, so a stranger learns nothing (not even whether the
+/// thread exists here).
+public actor Replicator {
+    public static let protocolName = "/threads/log/1"
+    /// Records per `records` answer (each with its four blocks).
+    public static let batchSize = 128
+
+    public nonisolated let logstore: Logstore
+    let manager: ConnectionManager
+    let logger: Logger
+    let pullInterval: Duration
+    var tasks: [Task<Void, Never>] = []
+    /// Pulls under way, so a burst of pushes with gaps starts one pull per peer and thread.
+    var pulling: Set<String> = []
+
+    public init(
+        logstore: Logstore,
+        manager: ConnectionManager,
+        pullInterval: Duration = .seconds(30),
+        logger: Logger = Logger(label: "threads.replicator")
+    ) {
+        self.logstore = logstore
+        self.manager = manager
+        self.pullInterval = pullInterval
+        self.logger = logger
+    }
+
+    /// Registers the protocol's handlers; the replicator is made after the connection manager, so
+    /// the handlers reach it through `slot`.
+    public static func register(in protocols: inout MuxProtocols, slot: ReplicatorSlot) {
+        protocols.handleRequests(protocolName) { request in
+            guard let replicator = slot.replicator else { throw ThreadsError.notAllowed("not ready") }
+            return .single(try await replicator.serve(request.payload, from: request.remotePeer))
+        }
+        protocols.handleOrderedMessages(protocolName) { request in
+            await slot.replicator?.receivePush(request.payload, from: request.remotePeer)
+        }
+    }
+
+    /// Pulls from peers as they connect, and from every member now and then.
+    public func start() async {
+        let events = await manager.events()
+        tasks.append(
+            Task { [weak self] in
+                for await event in events {
+                    guard case .connected(let peer, _) = event else { continue }
+                    await self?.pullAll(from: peer)
+                }
+            }
+        )
+        let interval = pullInterval
+        tasks.append(
+            Task { [weak self] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: interval)
+                    await self?.pullEveryone()
+                }
+            }
+        )
+    }
+
+    public func stop() {
+        for task in tasks { task.cancel() }
+        tasks.removeAll()
+    }
+
+    // MARK: - Membership proof
+
+    static func proof(thread: ThreadID, key: ThreadKey, peer: PeerID) -> [UInt8] {
+        key.service.withUnsafeBytes {
+            HMACSHA256.authenticate(Array("threads-log/1:".utf8) + thread.bytes + peer.bytes, key: $0)
+        }
+    }
+
+    /// The thread a request names, once its proof checks out for `peer`.
+    func authorize(_ fields: [String: IPLD], peer: PeerID) throws(ThreadsError) -> (ThreadID, ThreadKey) {
+        guard let raw = fields["thread"]?.bytesValue, let proof = fields["proof"]?.bytesValue else {
+            throw .malformed("a request names a thread and carries a proof")
+        }
+        let thread = try ThreadID(bytes: raw)
+        guard let key = try logstore.key(of: thread),
+            Sodium.constantTimeEqual(proof, Self.proof(thread: thread, key: key, peer: peer))
+        else { throw .notAllowed("not a member of that thread") }
+        // A proven member: remember it as a peer of the thread.
+        try? logstore.addMember(peer, to: thread)
+        return (thread, key)
+    }
+
+    // MARK: - Serving
+
+    func serve(_ payload: [UInt8], from peer: PeerID) throws -> [UInt8] {
+        guard let fields = (try? DagCBOR.decode(payload))?.mapValue, let op = fields["op"]?.stringValue else {
+            throw ThreadsError.malformed("a request is a DAG-CBOR map with 'op'")
+        }
+        let (thread, _) = try authorize(fields, peer: peer)
+        switch op {
+        case "heads":
+            let heads = try logstore.heads(of: thread)
+            let list: [IPLD] = heads.sorted { $0.key < $1.key }.map { log, head in
+                .map(["log": .bytes(log.bytes), "seq": .integer(IPLDInteger(head.sequence)), "cid": .link(head.cid)])
+            }
+            return try DagCBOR.encode(.map(["heads": .list(list)]))
+        case "records":
+            guard let rawLog = fields["log"]?.bytesValue, let log = try? PeerID(bytes: rawLog),
+                let from = fields["from"]?.integerValue, !from.isNegative
+            else { throw ThreadsError.malformed("records needs log and from") }
+            let entries = try logstore.entries(of: log, from: from.argument, limit: Self.batchSize, in: thread)
+            var items: [IPLD] = []
+            var bytes = 0
+            for (_, entry) in entries {
+                let blocks = try [entry.record, entry.event, entry.header, entry.body].map { cid -> IPLD in
+                    guard let data = try logstore.blockstore.get(cid) else {
+                        throw ThreadsError.store("block \(cid) missing")
+                    }
+                    bytes += data.count
+                    return .bytes(data)
+                }
+                items.append(.list(blocks))
+                if bytes > 2 << 20 { break }  // stays well inside a 4 MiB frame
+            }
+            return try DagCBOR.encode(.map(["records": .list(items)]))
+        default:
+            throw ThreadsError.malformed("unknown op '\(op.prefix(40))'")
+        }
+    }
+
+    // MARK: - Pushing
+
+    /// Sends a new record to every connected member of its thread.
+    public func push(_ blocks: ThreadRecord.Blocks, thread: ThreadID) async {
+        guard let key = try? logstore.key(of: thread) else { return }
+        let members = (try? logstore.members(of: thread)) ?? []
+        for peer in members {
+            guard let connection = await manager.connection(to: peer) else { continue }
+            let message = IPLD.map([
+                "op": .string("push"), "thread": .bytes(thread.bytes),
+                "proof": .bytes(Self.proof(thread: thread, key: key, peer: manager.localPeer)),
+                "blocks": .list(blocks.all.map { .bytes($0.bytes) }),
+            ])
+            guard let payload = try? DagCBOR.encode(message) else { continue }
+            try? await connection.message(Self.protocolName, payload)
+        }
+    }
+
+    func receivePush(_ payload: [UInt8], from peer: PeerID) async {
+        guard let fields = (try? DagCBOR.decode(payload))?.mapValue, fields["op"]?.stringValue == "push" else { return }
+        do {
+            let (thread, _) = try authorize(fields, peer: peer)
+            guard let list = fields["blocks"]?.listValue, list.count == 4 else {
+                throw ThreadsError.malformed("a push carries 4 blocks")
+            }
+            do {
+                try ingest(list, into: thread)
+            } catch ThreadsError.brokenChain {
+                // A gap (we missed earlier records): fetch them from the sender.
+                await pull(thread, from: peer)
+            }
+        } catch {
+            logger.notice("refused a pushed record", metadata: ["peer": "\(peer)", "reason": "\(error)"])
+        }
+    }
+
+    /// Ingests one record given as its four blocks' bytes (record, event, header, body).
+    @discardableResult
+    func ingest(_ list: [IPLD], into thread: ThreadID) throws -> ThreadRecord {
+        let raw = list.compactMap(\.bytesValue)
+        guard raw.count == 4 else { throw ThreadsError.malformed("a record travels as 4 blocks") }
+        // CIDs are recomputed from the bytes: what arrives is only trusted once hashed.
+        let record = try Block(bytes: raw[0], codec: Multicodec.dagCBOR)
+        let event = try Block(bytes: raw[1], codec: Multicodec.dagCBOR)
+        let header = try Block(bytes: raw[2], codec: Multicodec.dagCBOR)
+        let body = try Block(bytes: raw[3], codec: Multicodec.dagCBOR)
+        return try logstore.ingest(record: record, event: event, header: header, body: body, into: thread)
+    }
+
+    // MARK: - Pulling
+
+    /// Brings every thread shared with `peer` up to date with it.
+    public func pullAll(from peer: PeerID) async {
+        for thread in (try? logstore.threads()) ?? [] where ((try? logstore.members(of: thread)) ?? []).contains(peer) {
+            await pull(thread, from: peer)
+        }
+    }
+
+    func pullEveryone() async {
+        for thread in (try? logstore.threads()) ?? [] {
+            for peer in (try? logstore.members(of: thread)) ?? [] where await manager.connection(to: peer) != nil {
+                await pull(thread, from: peer)
+            }
+        }
+    }
+
+    /// Fetches from `peer` every record of `thread` it has and this node lacks. Returns the
+    /// number of records ingested.
+    @discardableResult
+    public func pull(_ thread: ThreadID, from peer: PeerID) async -> Int {
+        let tag = "\(thread)/\(peer)"
+        guard !pulling.contains(tag) else { return 0 }
+        pulling.insert(tag)
+        defer { pulling.remove(tag) }
+        do {
+            return try await pullOnce(thread, from: peer)
+        } catch {
+            logger.info("pull failed", metadata: ["peer": "\(peer)", "thread": "\(thread)", "reason": "\(error)"])
+            return 0
+        }
+    }
+
+    private func pullOnce(_ thread: ThreadID, from peer: PeerID) async throws -> Int {
+        guard let key = try logstore.key(of: thread) else { throw ThreadsError.unknownThread(thread) }
+        let connection = try await manager.connect(to: peer)
+        func call(_ fields: [String: IPLD]) async throws -> [String: IPLD] {
+            var request = fields
+            request["thread"] = .bytes(thread.bytes)
+            request["proof"] = .bytes(Self.proof(thread: thread, key: key, peer: manager.localPeer))
+            let reply = try await connection.request(Self.protocolName, try DagCBOR.encode(.map(request)))
+            guard let map = try DagCBOR.decode(reply).mapValue else {
+                throw ThreadsError.malformed("reply is not a map")
+            }
+            return map
+        }
+        try? logstore.addMember(peer, to: thread)
+        let remote = try await call(["op": .string("heads")])
+        var ingested = 0
+        for item in remote["heads"]?.listValue ?? [] {
+            guard let fields = item.mapValue, let raw = fields["log"]?.bytesValue, let log = try? PeerID(bytes: raw),
+                let theirs = fields["seq"]?.integerValue?.argument
+            else { continue }
+            var next = (try logstore.head(of: log, in: thread)).map { $0.sequence + 1 } ?? 0
+            while next <= theirs {
+                let reply = try await call([
+                    "op": .string("records"), "log": .bytes(log.bytes), "from": .integer(IPLDInteger(next)),
+                ])
+                let records = reply["records"]?.listValue ?? []
+                if records.isEmpty { break }
+                for record in records {
+                    guard let list = record.listValue else {
+                        throw ThreadsError.malformed("a record is a list of blocks")
+                    }
+                    let stored = try ingest(list, into: thread)
+                    next = stored.sequence + 1
+                    ingested += 1
+                }
+            }
+        }
+        return ingested
+    }
+}
+
+/// Where connection handlers find the replicator once it exists.
+public final class ReplicatorSlot: Sendable {
+    private let value = Mutex<Replicator?>(nil)
+
+    public init() {}
+
+    public var replicator: Replicator? {
+        get { value.withLock { $0 } }
+        set { value.withLock { $0 = newValue } }
+    }
+}

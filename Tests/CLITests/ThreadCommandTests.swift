@@ -1,0 +1,89 @@
+import Foundation
+import Testing
+
+/// `threads thread …` across three daemons: create, invite by multiaddr, join, write, replicate.
+@Suite struct ThreadCommandTests {
+    static func json(_ result: CLIRunner.Result) throws -> Any {
+        try JSONSerialization.jsonObject(with: Data(result.stdout.utf8), options: [.fragmentsAllowed])
+    }
+
+    static func records(_ daemon: DaemonTests.Daemon, _ id: String) async throws -> [[String: Any]] {
+        let result = try await CLIRunner.run(["thread", "records", id, "--repo", daemon.repo])
+        return (try json(result) as? [[String: Any]]) ?? []
+    }
+
+    static func eventually(_ condition: () async throws -> Bool) async throws -> Bool {
+        for _ in 0..<300 {
+            if (try? await condition()) == true { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return try await condition()
+    }
+
+    @Test func threadsAreSharedByInviteAndReplicate() async throws {
+        let a = DaemonTests.Daemon()
+        let b = DaemonTests.Daemon()
+        let c = DaemonTests.Daemon()
+        for daemon in [a, b, c] { try await CLIRunner.blocking { try daemon.start() } }
+        let created = try Self.json(try await CLIRunner.run(["thread", "create", "--repo", a.repo])) as? [String: Any]
+        let id = try #require(created?["id"] as? String)
+        #expect(id.hasPrefix("b"))
+        for n in 0..<3 {
+            let add = try await CLIRunner.run(
+                ["thread", "add-record", id, "--repo", a.repo],
+                stdin: Array("{\"n\": \(n)}".utf8)
+            )
+            #expect(add.status == 0, "\(add.stderr)")
+        }
+        let notJSON = try await CLIRunner.run(
+            ["thread", "add-record", id, "--repo", a.repo],
+            stdin: Array("nope".utf8)
+        )
+        #expect(notJSON.status != 0)
+        #expect(notJSON.stderr.contains("not valid JSON"))
+
+        // A writer invite starts with a's multiaddr and the thread.
+        let invite = try await CLIRunner.run(["thread", "invite", id, "--role", "writer", "--repo", a.repo])
+        let writerInvite = invite.trimmedStdout
+        #expect(writerInvite.hasPrefix(try #require(a.address) + "/thread/" + id + "?"), "\(writerInvite)")
+        let join = try await CLIRunner.run(["thread", "join", writerInvite, "--repo", b.repo])
+        #expect(join.status == 0, "\(join.stderr)")
+        #expect(
+            try await Self.records(b, id).compactMap { ($0["body"] as? [String: Any])?["n"] as? Int }.sorted() == [
+                0, 1, 2,
+            ]
+        )
+
+        // b writes; a receives it at once (push).
+        _ = try await CLIRunner.run(
+            ["thread", "add-record", id, "--repo", b.repo],
+            stdin: Array("{\"from\": \"b\"}".utf8)
+        )
+        #expect(try await Self.eventually { try await Self.records(a, id).count == 4 })
+
+        // A replica stores everything but reads nothing.
+        let replicaInvite = try await CLIRunner.run(["thread", "invite", id, "--role", "replica", "--repo", a.repo])
+            .trimmedStdout
+        let joinReplica = try await CLIRunner.run(["thread", "join", replicaInvite, "--repo", c.repo])
+        #expect(joinReplica.status == 0, "\(joinReplica.stderr)")
+        #expect(try await Self.eventually { try await Self.records(c, id).count == 4 })
+        #expect(try await Self.records(c, id).allSatisfy { $0["body"] == nil })
+        let info = try Self.json(try await CLIRunner.run(["thread", "info", id, "--repo", c.repo])) as? [String: Any]
+        #expect(info?["canRead"] as? Bool == false)
+
+        // Bad input is a clear error.
+        let bad = try await CLIRunner.run(["thread", "join", "/ip4/127.0.0.1/tcp/1?role=writer", "--repo", b.repo])
+        #expect(bad.status != 0)
+        let unknown = try await CLIRunner.run([
+            "thread", "info", "bafk2xk5lvov2xk5lvov2xk5lvov2xk5lvov2xk5lvov2xk5lvov2xky", "--repo", a.repo,
+        ])
+        #expect(unknown.stderr.contains("unknown thread"), "\(unknown.stderr)")
+
+        // Everything survives a restart of b.
+        #expect(await CLIRunner.blockingValue { b.stop() } == 0)
+        let b2 = DaemonTests.Daemon(repo: b.repo)
+        try await CLIRunner.blocking { try b2.start() }
+        #expect(try await Self.records(b2, id).count == 4)
+        for daemon in [a, b2, c] { #expect(await CLIRunner.blockingValue { daemon.stop() } == 0) }
+    }
+}

@@ -1,0 +1,143 @@
+import DagCBOR
+import Foundation
+import Multiformats
+import Sodium
+import Store
+import Testing
+import Transport
+
+@testable import Threads
+
+/// A node with a logstore, a connection manager on loopback and a replicator.
+final class ThreadsTestNode: @unchecked Sendable {
+    let store: TempStore
+    let manager: ConnectionManager
+    let replicator: Replicator
+    let address: Multiaddr
+    var peer: PeerID { manager.localPeer }
+    var logstore: Logstore { store.logstore }
+
+    init() async throws {
+        store = try TempStore()
+        var protocols = MuxProtocols()
+        let slot = ReplicatorSlot()
+        Replicator.register(in: &protocols, slot: slot)
+        manager = ConnectionManager(transport: SecureTransport(identity: Ed25519.PrivateKey()), protocols: protocols)
+        replicator = Replicator(logstore: store.logstore, manager: manager, pullInterval: .seconds(3600))
+        slot.replicator = replicator
+        address = try (try await manager.listen(on: try Multiaddr("/ip4/127.0.0.1/tcp/0"))).encapsulate(
+            Multiaddr("/p2p/\(manager.localPeer)")
+        )
+        await replicator.start()
+    }
+
+    /// Appends and pushes, as the daemon does.
+    @discardableResult
+    func write(_ text: String, to thread: ThreadID) async throws -> ThreadRecord {
+        let (record, blocks) = try logstore.append(Array(text.utf8), to: thread)
+        await replicator.push(blocks, thread: thread)
+        return record
+    }
+
+    /// Every body this node can read in the thread, sorted.
+    func bodies(_ thread: ThreadID) throws -> [String] {
+        var out: [String] = []
+        for log in try logstore.heads(of: thread).keys {
+            for (_, entry) in try logstore.entries(of: log, in: thread) {
+                out.append(String(decoding: try logstore.read(entry, in: thread).body, as: UTF8.self))
+            }
+        }
+        return out.sorted()
+    }
+
+    func recordCount(_ thread: ThreadID) throws -> Int {
+        try logstore.heads(of: thread).values.reduce(0) { $0 + Int($1.sequence) + 1 }
+    }
+
+    func shutdown() async {
+        await replicator.stop()
+        await manager.shutdown()
+    }
+}
+
+func eventually(_ condition: () throws -> Bool) async throws -> Bool {
+    let deadline = ContinuousClock.now + .seconds(15)
+    while ContinuousClock.now < deadline {
+        if (try? condition()) == true { return true }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    return try condition()
+}
+
+@Suite("Replication on loopback", .serialized)
+struct ReplicationTests {
+    @Test func membersPullOnConnectReceivePushesAndCatchUp() async throws {
+        let a = try await ThreadsTestNode()
+        let b = try await ThreadsTestNode()
+        let c = try await ThreadsTestNode()
+        let thread = ThreadID()
+        let key = ThreadKey()
+        try a.logstore.addThread(thread, key: key)
+        for n in 0..<3 { try await a.write("a\(n)", to: thread) }
+        // b and c know the key and that a is a member (what an invite gives them).
+        for node in [b, c] {
+            try node.logstore.addThread(thread, key: key)
+            try node.logstore.addMember(a.peer, to: thread, addresses: [a.address])
+        }
+        _ = try await b.manager.connect(a.address)
+        #expect(try await eventually { try b.recordCount(thread) == 3 })
+        // a now knows b as a member (b proved it): a's next write is pushed at once.
+        try await a.write("a3", to: thread)
+        #expect(try await eventually { try b.bodies(thread) == ["a0", "a1", "a2", "a3"] })
+        // Two writers at once; b's records reach a by push.
+        async let fromA: Void = { for n in 4..<8 { try await a.write("a\(n)", to: thread) } }()
+        async let fromB: Void = { for n in 0..<4 { try await b.write("b\(n)", to: thread) } }()
+        _ = try await (fromA, fromB)
+        let expected = (0..<8).map { "a\($0)" } + (0..<4).map { "b\($0)" }
+        #expect(try await eventually { try a.bodies(thread) == expected.sorted() })
+        #expect(try await eventually { try b.bodies(thread) == expected.sorted() })
+        // c was offline through all of it and catches up fully on connecting.
+        _ = try await c.manager.connect(a.address)
+        #expect(try await eventually { try c.bodies(thread) == expected.sorted() })
+        for node in [a, b, c] { await node.shutdown() }
+    }
+
+    @Test func aReplicaKeepsCiphertextAndAStrangerGetsNothing() async throws {
+        let a = try await ThreadsTestNode()
+        let replica = try await ThreadsTestNode()
+        let stranger = try await ThreadsTestNode()
+        let thread = ThreadID()
+        let key = ThreadKey()
+        try a.logstore.addThread(thread, key: key)
+        for n in 0..<5 { try await a.write("secret \(n)", to: thread) }
+        try replica.logstore.addThread(thread, key: key.serviceOnly)
+        try replica.logstore.addMember(a.peer, to: thread)
+        _ = try await replica.manager.connect(a.address)
+        #expect(try await eventually { try replica.recordCount(thread) == 5 })
+        #expect(throws: ThreadsError.self) { try replica.bodies(thread) }
+
+        // Someone with a wrong key for the same thread ID cannot read heads or records.
+        try stranger.logstore.addThread(thread, key: ThreadKey())
+        try stranger.logstore.addMember(a.peer, to: thread)
+        _ = try await stranger.manager.connect(a.address)
+        #expect(await stranger.replicator.pull(thread, from: a.peer) == 0)
+        #expect(try stranger.recordCount(thread) == 0)
+        #expect(!(try a.logstore.members(of: thread)).contains(stranger.peer))
+        for node in [a, replica, stranger] { await node.shutdown() }
+    }
+
+    @Test func aLongLogIsFetchedInBatches() async throws {
+        let a = try await ThreadsTestNode()
+        let b = try await ThreadsTestNode()
+        let thread = ThreadID()
+        let key = ThreadKey()
+        try a.logstore.addThread(thread, key: key)
+        let count = Replicator.batchSize * 2 + 7
+        for n in 0..<count { try a.logstore.append(Array("r\(n)".utf8), to: thread) }
+        try b.logstore.addThread(thread, key: key)
+        try b.logstore.addMember(a.peer, to: thread)
+        _ = try await b.manager.connect(a.address)
+        #expect(try await eventually { try b.recordCount(thread) == count })
+        for node in [a, b] { await node.shutdown() }
+    }
+}
