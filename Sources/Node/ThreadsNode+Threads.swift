@@ -1,11 +1,44 @@
 import DagCBOR
 import Foundation
 import Multiformats
+import Sodium
 import Threads
 import Transport
 
 /// The `threads thread …` commands on the daemon.
 extension ThreadsNode {
+    /// The DHT key under which a thread's members announce themselves: an HMAC of the thread ID
+    /// with the service key, so only members can compute it and the DHT does not learn which
+    /// thread (or that there is one) a provider record is about.
+    public static func rendezvous(_ thread: ThreadID, key: ThreadKey) -> CID {
+        let mac = key.service.withUnsafeBytes {
+            HMACSHA256.authenticate(Array("threads-members/1:".utf8) + thread.bytes, key: $0)
+        }
+        // A 32-byte digest under the sha2-256 code always makes a valid multihash.
+        return CID.v1(codec: Multicodec.raw, multihash: try! Multihash(code: HashFunction.sha2_256.code, digest: mac))
+    }
+
+    /// Announces this node as a member of `thread` in the DHT (republished with the DHT's other
+    /// provider records).
+    func announce(_ thread: ThreadID, key: ThreadKey) async {
+        let tcp = dialableAddresses.filter { $0.components.count > 1 && $0.components[1].proto == .tcp }
+        await dht?.provide(Self.rendezvous(thread, key: key), addresses: tcp)
+    }
+
+    /// Members of `thread` found through the DHT.
+    func findMembers(_ thread: ThreadID, key: ThreadKey) async -> [(PeerID, [Multiaddr])] {
+        guard let dht else { return [] }
+        return await dht.findProviders(Self.rendezvous(thread, key: key)).filter { $0.provider != peerID }
+            .map { ($0.provider, $0.addresses) }
+    }
+
+    /// Announces every thread this node holds (after joining the DHT).
+    func announceAll() async {
+        for thread in (try? logstore.threads()) ?? [] {
+            if let key = try? logstore.key(of: thread) { await announce(thread, key: key) }
+        }
+    }
+
     nonisolated func threadCommand(_ command: String, _ request: [String: Any]) async throws -> Any {
         func thread() throws -> ThreadID {
             guard let text = request["id"] as? String else { throw NodeError("missing thread id") }
@@ -17,8 +50,10 @@ extension ThreadsNode {
         case "thread.create":
             let variant: ThreadID.Variant = (request["raw"] as? Bool) == true ? .raw : .accessControlled
             let id = ThreadID(variant: variant)
-            try logstore.addThread(id, key: ThreadKey())
+            let key = ThreadKey()
+            try logstore.addThread(id, key: key)
             let log = try logstore.ownLogKey(in: id).publicKey.peerID
+            Task { await self.announce(id, key: key) }
             return [
                 "id": id.description, "log": log.description, "variant": variant == .raw ? "raw" : "access-controlled",
             ]
@@ -71,9 +106,31 @@ extension ThreadsNode {
                 try logstore.addThread(invite.thread, key: invite.key)
             }
             try logstore.addMember(invite.inviter, to: invite.thread, addresses: [invite.address])
-            _ = try await manager.connect(invite.address)
-            let fetched = await replicator.pull(invite.thread, from: invite.inviter)
-            return ["id": invite.thread.description, "role": invite.role.rawValue, "records": fetched]
+            var fetched = 0
+            var via = "inviter"
+            do {
+                _ = try await manager.connect(invite.address)
+                fetched = await replicator.pull(invite.thread, from: invite.inviter)
+            } catch {
+                // The inviter is offline: any other member serves a newcomer.
+                via = "dht"
+                var reached = false
+                for (peer, addresses) in await findMembers(invite.thread, key: invite.key) where peer != invite.inviter
+                {
+                    guard (try? await manager.connect(to: peer, addresses: addresses)) != nil else { continue }
+                    try? logstore.addMember(peer, to: invite.thread, addresses: addresses)
+                    fetched += await replicator.pull(invite.thread, from: peer)
+                    reached = true
+                }
+                guard reached else {
+                    throw NodeError(
+                        "cannot reach the inviter (\(error)) and the DHT knows no other member of the thread"
+                    )
+                }
+            }
+            // Announced before returning: from now on, newcomers can find this member.
+            await announce(invite.thread, key: try logstore.key(of: invite.thread) ?? invite.key)
+            return ["id": invite.thread.description, "role": invite.role.rawValue, "records": fetched, "via": via]
         case "thread.add-record":
             let id = try thread()
             guard let body = request["body"] as? String else { throw NodeError("missing body") }

@@ -152,6 +152,7 @@ public actor ThreadsNode {
             logger.warning("no bootstrap peer answered", metadata: ["tried": "\(addresses.map(\.description))"])
         }
         await publishPeerRecord()
+        await announceAll()
         return reached
     }
 

@@ -86,4 +86,34 @@ import Testing
         #expect(try await Self.records(b2, id).count == 4)
         for daemon in [a, b2, c] { #expect(await CLIRunner.blockingValue { daemon.stop() } == 0) }
     }
+
+    @Test func aNewcomerFindsOtherMembersThroughTheDHTWhenTheInviterIsOffline() async throws {
+        let a = DaemonTests.Daemon()
+        let b = DaemonTests.Daemon()
+        let c = DaemonTests.Daemon()
+        try await CLIRunner.blocking { try a.start() }
+        let aAddress = try #require(a.address)
+        try await CLIRunner.blocking { try b.start(["--bootstrap", aAddress]) }
+        #expect(await CLIRunner.blockingValue { b.waitFor("DHT: reached 1 of 1") })
+        let created = try Self.json(try await CLIRunner.run(["thread", "create", "--repo", a.repo])) as? [String: Any]
+        let id = try #require(created?["id"] as? String)
+        _ = try await CLIRunner.run(
+            ["thread", "add-record", id, "--repo", a.repo],
+            stdin: Array("{\"hello\": 1}".utf8)
+        )
+        let invite = try await CLIRunner.run(["thread", "invite", id, "--repo", a.repo]).trimmedStdout
+        let joined = try await CLIRunner.run(["thread", "join", invite, "--repo", b.repo])
+        #expect(joined.status == 0, "\(joined.stderr)")
+        // b announced itself as a member before join returned; now the inviter goes away.
+        let bAddress = try #require(b.address)
+        #expect(await CLIRunner.blockingValue { a.stop() } == 0)
+        try await CLIRunner.blocking { try c.start(["--bootstrap", bAddress]) }
+        #expect(await CLIRunner.blockingValue { c.waitFor("DHT: reached 1 of 1") })
+        let late = try await CLIRunner.run(["thread", "join", invite, "--repo", c.repo])
+        #expect(late.status == 0, "\(late.stderr)")
+        let result = try Self.json(late) as? [String: Any]
+        #expect(result?["via"] as? String == "dht")
+        #expect(try await Self.eventually { try await Self.records(c, id).count == 1 })
+        for daemon in [b, c] { #expect(await CLIRunner.blockingValue { daemon.stop() } == 0) }
+    }
 }
