@@ -93,7 +93,7 @@ let package = Package(
             name: "ThreadsCLI",
             dependencies: [
                 "CSodium", "CLevelDB", "Multiformats", "DagCBOR", "Sodium", "Store", "Node", "Transport", "DHT",
-                "Exchange",
+                "Exchange", "Threads",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

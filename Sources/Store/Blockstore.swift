@@ -67,7 +67,11 @@ public final class Blockstore: Sendable {
 
     /// Stores blocks and applies `extra` (index entries, a log head) in the same atomic batch, so
     /// after a crash either both are there or neither: a head never points at a missing block.
-    public func put(_ blocks: [Block], alongWith extra: WriteBatch, sync: Bool = false) throws(StoreError) {
+    /// `new` skips the per-block "already stored?" reads, for blocks the caller just made and that
+    /// cannot exist yet (they hold fresh random nonces); the counters then assume they are new.
+    public func put(_ blocks: [Block], alongWith extra: WriteBatch, sync: Bool = false, new: Bool = false)
+        throws(StoreError)
+    {
         counters.lock.lock()
         defer { counters.lock.unlock() }
         var (count, size) = try lockedStats()
@@ -75,7 +79,7 @@ public final class Blockstore: Sendable {
         var seen = Set<CID>()
         for block in blocks where !seen.contains(block.cid) {
             seen.insert(block.cid)
-            guard try !has(block.cid) else { continue }
+            if !new { guard try !has(block.cid) else { continue } }
             self.blocks.put(block.cid.bytes, block.bytes, in: &batch)
             count += 1
             size += UInt64(block.bytes.count)

@@ -15,14 +15,24 @@ public final class Logstore: Sendable {
     public let blockstore: Blockstore
     let threadSpace: Keyspace
     let logSpace: Keyspace
-    /// Appends and ingests are serialised: each reads a head and writes the next one.
-    private let writer = Mutex<HybridLogicalClock>(HybridLogicalClock())
+    /// Appends and ingests are serialised: each reads a head and writes the next one. Heads of own
+    /// appends still being committed are kept here, so the next append builds on them.
+    private let writer = Mutex<WriterState>(WriterState())
+    private let committer: GroupCommitter
+    /// Thread keys and own log keys as read from the store: appends need both every time.
+    private let cache = Mutex<(keys: [ThreadID: ThreadKey], logKeys: [ThreadID: Ed25519.PrivateKey])>(([:], [:]))
+
+    struct WriterState {
+        var clock = HybridLogicalClock()
+        var pendingHeads: [[UInt8]: Head] = [:]
+    }
 
     public init(database: Database, blockstore: Blockstore) {
         self.database = database
         self.blockstore = blockstore
         threadSpace = Keyspace(database, prefix: Keyspace.threads)
         logSpace = Keyspace(database, prefix: Keyspace.logs)
+        committer = GroupCommitter(blockstore: blockstore)
     }
 
     /// A log head: the newest record of a log this node has, and its sequence number.
@@ -60,11 +70,15 @@ public final class Logstore: Sendable {
     /// Records a thread and its key (a newly created or joined thread).
     public func addThread(_ id: ThreadID, key: ThreadKey) throws(ThreadsError) {
         try wrap { try threadSpace.put(threadKey(id, "key"), key.bytes, sync: true) }
+        cache.withLock { $0.keys[id] = key }
     }
 
     public func key(of id: ThreadID) throws(ThreadsError) -> ThreadKey? {
+        if let cached = cache.withLock({ $0.keys[id] }) { return cached }
         guard let bytes = try wrap({ try threadSpace.get(threadKey(id, "key")) }) else { return nil }
-        return try ThreadKey(bytes: bytes)
+        let key = try ThreadKey(bytes: bytes)
+        cache.withLock { $0.keys[id] = key }
+        return key
     }
 
     /// Every thread this node holds.
@@ -142,118 +156,234 @@ public final class Logstore: Sendable {
 
     /// This node's log key in the thread, made (and stored) on first use.
     public func ownLogKey(in id: ThreadID) throws(ThreadsError) -> Ed25519.PrivateKey {
+        if let cached = cache.withLock({ $0.logKeys[id] }) { return cached }
         let key = threadKey(id, "own-log")
+        let logKey: Ed25519.PrivateKey
         if let seed = try wrap({ try threadSpace.get(key) }) {
-            do { return try Ed25519.PrivateKey(seed: seed) } catch { throw .store("own log key of \(id): \(error)") }
+            do { logKey = try Ed25519.PrivateKey(seed: seed) } catch { throw .store("own log key of \(id): \(error)") }
+        } else {
+            logKey = Ed25519.PrivateKey()
+            try wrap { try threadSpace.put(key, logKey.seed.unsafeCopy, sync: true) }
         }
-        let created = Ed25519.PrivateKey()
-        try wrap { try threadSpace.put(key, created.seed.unsafeCopy, sync: true) }
-        return created
+        cache.withLock { $0.logKeys[id] = logKey }
+        return logKey
     }
 
     /// Appends `body` as a new record of this node's log in the thread and returns it once it is
-    /// durably stored.
+    /// durably stored (one synced write of its own).
     @discardableResult
-    public func append(_ body: [UInt8], to id: ThreadID, now: UInt64 = UInt64(Date().timeIntervalSince1970 * 1000))
-        throws(ThreadsError) -> (record: ThreadRecord, blocks: ThreadRecord.Blocks)
+    public func append(_ body: [UInt8], to id: ThreadID, now: UInt64 = Logstore.now()) throws(ThreadsError)
+        -> (record: ThreadRecord, blocks: ThreadRecord.Blocks)
+    {
+        let (record, blocks, batch) = try prepareAppend(body, to: id, now: now)
+        try wrap { try blockstore.put(blocks.all, alongWith: batch, sync: true) }
+        return (record, blocks)
+    }
+
+    /// Appends like `append`, but shares the synced write with the appends made meanwhile (group
+    /// commit): many concurrent appends cost one disk flush, and each still returns only once its
+    /// record is durable.
+    @discardableResult
+    public func appendDurably(_ body: [UInt8], to id: ThreadID, now: UInt64 = Logstore.now()) async throws
+        -> (record: ThreadRecord, blocks: ThreadRecord.Blocks)
+    {
+        let (record, blocks, batch) = try prepareAppend(body, to: id, now: now)
+        do {
+            try await committer.commit(blocks.all, batch)
+        } catch {
+            // The records built on this one are lost with it: start again from the stored head.
+            writer.withLock { $0.pendingHeads = [:] }
+            throw ThreadsError.store("\(error)")
+        }
+        return (record, blocks)
+    }
+
+    public static func now() -> UInt64 { UInt64(max(0, Date().timeIntervalSince1970 * 1000)) }
+
+    /// Builds and signs the next record of this node's log, on top of the newest one even when that
+    /// one is still being written, and returns the writes that store it.
+    private func prepareAppend(_ body: [UInt8], to id: ThreadID, now: UInt64) throws(ThreadsError)
+        -> (ThreadRecord, ThreadRecord.Blocks, WriteBatch)
     {
         guard let key = try key(of: id) else { throw .unknownThread(id) }
+        guard let readKey = key.read else {
+            throw .notAllowed("this node holds no read key for \(id): it cannot write")
+        }
         let logKey = try ownLogKey(in: id)
+        let log = logKey.publicKey.peerID
+        let clock = writer.withLock { $0.clock.tick(now: now) }
+        // Encrypting the event needs no lock; only signing the record follows the log's order.
+        let event = try ThreadRecord.makeEvent(thread: id, readKey: readKey, body: body, time: now, clock: clock)
         return try wrap {
-            try writer.withLock { clock in
-                let log = logKey.publicKey.peerID
-                let head = try self.head(of: log, in: id)
-                let (record, blocks) = try ThreadRecord.create(
+            try writer.withLock { state in
+                let head = try state.pendingHeads[pendingKey(id, log)] ?? self.head(of: log, in: id)
+                let (record, recordBlock) = try ThreadRecord.makeRecord(
                     thread: id,
                     key: key,
                     logKey: logKey,
                     prev: head.map { ($0.cid, $0.sequence) },
-                    body: body,
-                    time: now,
-                    clock: clock.tick(now: now)
+                    event: event.event.cid
                 )
-                try store(
-                    record,
-                    blocks: blocks.all,
-                    entry: Entry(
-                        record: record.cid,
-                        event: blocks.event.cid,
-                        header: blocks.header.cid,
-                        body: blocks.body.cid
-                    ),
-                    in: id
+                state.pendingHeads[pendingKey(id, log)] = Head(cid: record.cid, sequence: record.sequence)
+                let blocks = ThreadRecord.Blocks(
+                    record: recordBlock,
+                    event: event.event,
+                    header: event.header,
+                    body: event.body
                 )
-                return (record, blocks)
+                let entry = Entry(
+                    record: record.cid,
+                    event: event.event.cid,
+                    header: event.header.cid,
+                    body: event.body.cid
+                )
+                return (record, blocks, indexWrites(record, entry: entry, in: id))
             }
         }
     }
 
+    private func pendingKey(_ id: ThreadID, _ log: PeerID) -> [UInt8] { id.bytes + log.bytes }
+
     // MARK: - Records from peers
 
+    /// One record as its four blocks.
+    public struct IncomingRecord: Sendable {
+        public let record: Block
+        public let event: Block
+        public let header: Block
+        public let body: Block
+
+        public init(record: Block, event: Block, header: Block, body: Block) {
+            self.record = record
+            self.event = event
+            self.header = header
+            self.body = body
+        }
+    }
+
     /// Verifies a record received from a peer and stores it with its event, header and body.
-    ///
-    /// The record must continue its log exactly (the next sequence number, `prev` = the current
-    /// head); the event, header and body blocks must be the ones it links to (their bytes are
-    /// hashed against the links). Nothing is stored when any check fails.
     @discardableResult
     public func ingest(record block: Block, event: Block, header: Block, body: Block, into id: ThreadID)
         throws(ThreadsError)
         -> ThreadRecord
     {
-        guard let key = try key(of: id) else { throw .unknownThread(id) }
-        // The blocks must be what their CIDs say (a block made with init(unchecked:) is re-hashed).
-        for part in [block, event, header, body] {
-            guard (try? Block(cid: part.cid, bytes: part.bytes)) != nil else {
-                throw .malformed("block \(part.cid) does not match its CID")
+        try ingest([IncomingRecord(record: block, event: event, header: header, body: body)], into: id)[0]
+    }
+
+    /// A record that passed every check that needs no log state (see `verify`).
+    public struct VerifiedRecord: Sendable {
+        public let record: ThreadRecord
+        public let incoming: IncomingRecord
+        /// The decrypted header, when this node holds the read key.
+        public let header: EventHeader?
+    }
+
+    /// Verifies records received from a peer, in order, and stores them in one synced write.
+    @discardableResult
+    public func ingest(_ records: [IncomingRecord], into id: ThreadID) throws(ThreadsError) -> [ThreadRecord] {
+        var verified: [VerifiedRecord] = []
+        var failure: ThreadsError?
+        for incoming in records {
+            do { verified.append(try verify(incoming, in: id)) } catch {
+                failure = error
+                break
             }
         }
-        let record = try ThreadRecord.open(block, thread: id, key: key)
-        guard event.cid == record.event else { throw .malformed("the event block is not the record's event") }
-        let links = try ThreadRecord.eventLinks(event)
-        guard header.cid == links.header, body.cid == links.body else {
-            throw .malformed("the header or body block is not the event's")
-        }
-        return try wrap {
-            try writer.withLock { clock in
-                let head = try self.head(of: record.log, in: id)
-                if let head, head.sequence >= record.sequence {
-                    // Already have this sequence number: the same record is a no-op, another one is
-                    // a fork of the log, which a single writer never makes.
-                    guard let stored = try self.entry(of: record.log, sequence: record.sequence, in: id),
-                        stored.record == record.cid
-                    else {
-                        throw ThreadsError.brokenChain(
-                            "log \(record.log) already has a different record \(record.sequence)"
+        let stored = try ingest(verified: verified, into: id)
+        if let failure { throw failure }
+        return stored
+    }
+
+    /// Stores verified records in one synced write, checking that each continues its log.
+    ///
+    /// Each record must continue its log exactly (the next sequence number, `prev` = the head as
+    /// it stands after the records before it). A record the log already has is skipped. At the
+    /// first record that fails, the ones before it are stored and the error is thrown: nothing of
+    /// a failing record is ever stored.
+    @discardableResult
+    public func ingest(verified records: [VerifiedRecord], into id: ThreadID) throws(ThreadsError) -> [ThreadRecord] {
+        try wrap {
+            try writer.withLock { state in
+                var heads: [PeerID: Head?] = [:]
+                var accepted: [ThreadRecord] = []
+                var blocks: [Block] = []
+                var batch = WriteBatch()
+                var failure: (any Error)?
+                for verified in records {
+                    let record = verified.record
+                    let incoming = verified.incoming
+                    do {
+                        let head = try heads[record.log] ?? self.head(of: record.log, in: id)
+                        if let head, head.sequence >= record.sequence {
+                            // Already there: the same record is a no-op; another one with that
+                            // number is a fork of the log, which a single writer never makes.
+                            let known =
+                                try self.entry(of: record.log, sequence: record.sequence, in: id)?.record
+                                ?? accepted.first { $0.log == record.log && $0.sequence == record.sequence }?.cid
+                            guard known == record.cid else {
+                                throw ThreadsError.brokenChain(
+                                    "log \(record.log) already has a different record \(record.sequence)"
+                                )
+                            }
+                            accepted.append(record)
+                            continue
+                        }
+                        let expected = head.map { $0.sequence + 1 } ?? 0
+                        guard record.sequence == expected else {
+                            throw ThreadsError.brokenChain(
+                                "record \(record.sequence) of \(record.log) arrived before record \(expected)"
+                            )
+                        }
+                        guard record.prev == head?.cid else {
+                            throw ThreadsError.brokenChain(
+                                "record \(record.sequence) of \(record.log) does not link to the head"
+                            )
+                        }
+                        if let header = verified.header { state.clock.observe(header.clock, now: Logstore.now()) }
+                        let entry = Entry(
+                            record: record.cid,
+                            event: incoming.event.cid,
+                            header: incoming.header.cid,
+                            body: incoming.body.cid
                         )
+                        batch.append(contentsOf: indexWrites(record, entry: entry, in: id))
+                        blocks += [incoming.record, incoming.event, incoming.header, incoming.body]
+                        heads[record.log] = Head(cid: record.cid, sequence: record.sequence)
+                        accepted.append(record)
+                    } catch {
+                        failure = error
+                        break
                     }
-                    return record
                 }
-                let expected = head.map { $0.sequence + 1 } ?? 0
-                guard record.sequence == expected else {
-                    throw ThreadsError.brokenChain(
-                        "record \(record.sequence) of \(record.log) arrived before record \(expected)"
-                    )
-                }
-                guard record.prev == head?.cid else {
-                    throw ThreadsError.brokenChain(
-                        "record \(record.sequence) of \(record.log) does not link to the head"
-                    )
-                }
-                if let readable = try? ThreadRecord.openHeader(header, thread: id, key: key) {
-                    clock.observe(readable.clock, now: UInt64(Date().timeIntervalSince1970 * 1000))
-                }
-                try store(
-                    record,
-                    blocks: [block, event, header, body],
-                    entry: Entry(record: record.cid, event: event.cid, header: header.cid, body: body.cid),
-                    in: id
-                )
-                return record
+                if !blocks.isEmpty { try blockstore.put(blocks, alongWith: batch, sync: true) }
+                if let failure { throw failure }
+                return accepted
             }
         }
     }
 
-    private func store(_ record: ThreadRecord, blocks: [Block], entry: Entry, in id: ThreadID) throws {
+    /// The checks of Specs/threads.md that need no log state: hashes, decryption, fields,
+    /// signature, and that the event, header and body are the record's. Safe to run on many
+    /// records at once, off any lock.
+    public func verify(_ incoming: IncomingRecord, in id: ThreadID) throws(ThreadsError) -> VerifiedRecord {
+        guard let key = try key(of: id) else { throw .unknownThread(id) }
+        // The blocks must be what their CIDs say (a block made with init(unchecked:) is re-hashed).
+        for part in [incoming.record, incoming.event, incoming.header, incoming.body] {
+            guard (try? Block(cid: part.cid, bytes: part.bytes)) != nil else {
+                throw .malformed("block \(part.cid) does not match its CID")
+            }
+        }
+        let record = try ThreadRecord.open(incoming.record, thread: id, key: key)
+        guard incoming.event.cid == record.event else { throw .malformed("the event block is not the record's event") }
+        let links = try ThreadRecord.eventLinks(incoming.event)
+        guard incoming.header.cid == links.header, incoming.body.cid == links.body else {
+            throw .malformed("the header or body block is not the event's")
+        }
+        let header = key.canRead ? try ThreadRecord.openHeader(incoming.header, thread: id, key: key) : nil
+        return VerifiedRecord(record: record, incoming: incoming, header: header)
+    }
+
+    private func indexWrites(_ record: ThreadRecord, entry: Entry, in id: ThreadID) -> WriteBatch {
         var extra = WriteBatch()
         logSpace.put(indexKey(id, record.log, record.sequence), Self.encodeEntry(entry), in: &extra)
         logSpace.put(
@@ -261,7 +391,7 @@ public final class Logstore: Sendable {
             Self.encodeHead(Head(cid: record.cid, sequence: record.sequence)),
             in: &extra
         )
-        try blockstore.put(blocks, alongWith: extra, sync: true)
+        return extra
     }
 
     static func encodeEntry(_ entry: Entry) -> [UInt8] {
@@ -311,6 +441,11 @@ public final class Logstore: Sendable {
 
     /// Removes a thread: its key, logs, heads, index and every block of its records.
     public func deleteThread(_ id: ThreadID) throws(ThreadsError) {
+        cache.withLock {
+            $0.keys[id] = nil
+            $0.logKeys[id] = nil
+        }
+        writer.withLock { state in state.pendingHeads = state.pendingHeads.filter { !$0.key.starts(with: id.bytes) } }
         let heads = try heads(of: id)
         var blocks: [CID] = []
         for log in heads.keys {

@@ -26,6 +26,28 @@ public actor Replicator {
     var tasks: [Task<Void, Never>] = []
     /// Pulls under way, so a burst of pushes with gaps starts one pull per peer and thread.
     var pulling: Set<String> = []
+    var subscribers: [Int: AsyncStream<(ThreadID, ThreadRecord)>.Continuation] = [:]
+    var nextSubscriber = 0
+
+    /// Records from peers as they are stored (pushed or pulled), from now on.
+    public func ingested() -> AsyncStream<(ThreadID, ThreadRecord)> {
+        let (stream, continuation) = AsyncStream<(ThreadID, ThreadRecord)>.makeStream()
+        let id = nextSubscriber
+        nextSubscriber += 1
+        subscribers[id] = continuation
+        continuation.onTermination = { _ in Task { await self.unsubscribe(id) } }
+        return stream
+    }
+
+    private func unsubscribe(_ id: Int) {
+        subscribers[id] = nil
+    }
+
+    private func announce(_ records: [ThreadRecord], in thread: ThreadID) {
+        for record in records {
+            for continuation in subscribers.values { continuation.yield((thread, record)) }
+        }
+    }
 
     public init(
         logstore: Logstore,
@@ -164,7 +186,7 @@ public actor Replicator {
                 throw ThreadsError.malformed("a push carries 4 blocks")
             }
             do {
-                try ingest(list, into: thread)
+                try ingest([list], into: thread)
             } catch ThreadsError.brokenChain {
                 // A gap (we missed earlier records): fetch them from the sender.
                 await pull(thread, from: peer)
@@ -174,17 +196,27 @@ public actor Replicator {
         }
     }
 
-    /// Ingests one record given as its four blocks' bytes (record, event, header, body).
+    /// Ingests records, each given as its four blocks' bytes (record, event, header, body), in one
+    /// synced write.
     @discardableResult
-    func ingest(_ list: [IPLD], into thread: ThreadID) throws -> ThreadRecord {
-        let raw = list.compactMap(\.bytesValue)
-        guard raw.count == 4 else { throw ThreadsError.malformed("a record travels as 4 blocks") }
-        // CIDs are recomputed from the bytes: what arrives is only trusted once hashed.
-        let record = try Block(bytes: raw[0], codec: Multicodec.dagCBOR)
-        let event = try Block(bytes: raw[1], codec: Multicodec.dagCBOR)
-        let header = try Block(bytes: raw[2], codec: Multicodec.dagCBOR)
-        let body = try Block(bytes: raw[3], codec: Multicodec.dagCBOR)
-        return try logstore.ingest(record: record, event: event, header: header, body: body, into: thread)
+    func ingest(_ lists: [[IPLD]], into thread: ThreadID) throws -> [ThreadRecord] {
+        var incoming: [Logstore.IncomingRecord] = []
+        for list in lists {
+            let raw = list.compactMap(\.bytesValue)
+            guard raw.count == 4 else { throw ThreadsError.malformed("a record travels as 4 blocks") }
+            // CIDs are recomputed from the bytes: what arrives is only trusted once hashed.
+            incoming.append(
+                Logstore.IncomingRecord(
+                    record: try Block(bytes: raw[0], codec: Multicodec.dagCBOR),
+                    event: try Block(bytes: raw[1], codec: Multicodec.dagCBOR),
+                    header: try Block(bytes: raw[2], codec: Multicodec.dagCBOR),
+                    body: try Block(bytes: raw[3], codec: Multicodec.dagCBOR)
+                )
+            )
+        }
+        let stored = try logstore.ingest(incoming, into: thread)
+        announce(stored, in: thread)
+        return stored
     }
 
     // MARK: - Pulling
@@ -241,23 +273,75 @@ public actor Replicator {
                 let theirs = fields["seq"]?.integerValue?.argument
             else { continue }
             var next = (try logstore.head(of: log, in: thread)).map { $0.sequence + 1 } ?? 0
-            while next <= theirs {
-                let reply = try await call([
-                    "op": .string("records"), "log": .bytes(log.bytes), "from": .integer(IPLDInteger(next)),
-                ])
+            func fetch(from start: UInt64) -> Task<[String: IPLD], any Error> {
+                Task {
+                    try await call([
+                        "op": .string("records"), "log": .bytes(log.bytes), "from": .integer(IPLDInteger(start)),
+                    ])
+                }
+            }
+            // The next batch is asked for while this one is checked and stored.
+            var pendingFetch: (start: UInt64, task: Task<[String: IPLD], any Error>)? =
+                next <= theirs ? (next, fetch(from: next)) : nil
+            while let (start, task) = pendingFetch {
+                let reply = try await task.value
                 let records = reply["records"]?.listValue ?? []
-                if records.isEmpty { break }
-                for record in records {
+                if records.isEmpty || start != next { break }
+                let predicted = next + UInt64(records.count)
+                pendingFetch = predicted <= theirs ? (predicted, fetch(from: predicted)) : nil
+                let lists = try records.map { record throws -> [IPLD] in
                     guard let list = record.listValue else {
                         throw ThreadsError.malformed("a record is a list of blocks")
                     }
-                    let stored = try ingest(list, into: thread)
-                    next = stored.sequence + 1
-                    ingested += 1
+                    return list
+                }
+                let verified = try await Self.verify(lists, thread: thread, logstore: logstore)
+                let stored = try logstore.ingest(verified: verified, into: thread)
+                announce(stored, in: thread)
+                guard let last = stored.last, last.sequence >= next else { break }
+                next = last.sequence + 1
+                ingested += stored.count
+                if let pending = pendingFetch, pending.start != next {
+                    pending.task.cancel()
+                    pendingFetch = next <= theirs ? (next, fetch(from: next)) : nil
                 }
             }
+            pendingFetch?.task.cancel()
         }
         return ingested
+    }
+}
+
+extension Replicator {
+    /// Checks a batch of records (hashes, decryption, signatures) on all cores, keeping their order.
+    static func verify(_ lists: [[IPLD]], thread: ThreadID, logstore: Logstore) async throws -> [Logstore
+        .VerifiedRecord]
+    {
+        let chunks = max(1, min(4, lists.count / 16))
+        let size = (lists.count + chunks - 1) / chunks
+        return try await withThrowingTaskGroup(of: (Int, [Logstore.VerifiedRecord]).self) { group in
+            for chunk in 0..<chunks {
+                let part = Array(lists[min(lists.count, chunk * size)..<min(lists.count, (chunk + 1) * size)])
+                group.addTask {
+                    var out: [Logstore.VerifiedRecord] = []
+                    for list in part {
+                        let raw = list.compactMap(\.bytesValue)
+                        guard raw.count == 4 else { throw ThreadsError.malformed("a record travels as 4 blocks") }
+                        let incoming = Logstore.IncomingRecord(
+                            record: try Block(bytes: raw[0], codec: Multicodec.dagCBOR),
+                            event: try Block(bytes: raw[1], codec: Multicodec.dagCBOR),
+                            header: try Block(bytes: raw[2], codec: Multicodec.dagCBOR),
+                            body: try Block(bytes: raw[3], codec: Multicodec.dagCBOR)
+                        )
+                        out.append(try logstore.verify(incoming, in: thread))
+                    }
+                    return (chunk, out)
+                }
+            }
+            var results: [[Logstore.VerifiedRecord]] = Array(repeating: [], count: chunks)
+            for try await (chunk, verified) in group { results[chunk] = verified }
+            return results.flatMap { $0 }
+        }
     }
 }
 

@@ -52,6 +52,32 @@ public struct ThreadRecord: Sendable, Equatable {
         guard let readKey = key.read else {
             throw .notAllowed("this node holds no read key for \(thread): it cannot write")
         }
+        let (eventBlock, headerBlock, bodyBlock) = try makeEvent(
+            thread: thread,
+            readKey: readKey,
+            body: body,
+            time: time,
+            clock: clock
+        )
+        let (record, recordBlock) = try makeRecord(
+            thread: thread,
+            key: key,
+            logKey: logKey,
+            prev: prev,
+            event: eventBlock.cid
+        )
+        return (record, Blocks(record: recordBlock, event: eventBlock, header: headerBlock, body: bodyBlock))
+    }
+
+    /// The event, header and body blocks of a new event: all the encryption that does not depend
+    /// on the log's state, so concurrent appends can do it at once.
+    static func makeEvent(
+        thread: ThreadID,
+        readKey: SymmetricKey,
+        body: [UInt8],
+        time: UInt64,
+        clock: HLCTimestamp
+    ) throws(ThreadsError) -> (event: Block, header: Block, body: Block) {
         let bodyKey = SymmetricKey()
         let bodyBlock = try block(.bytes(XChaCha20Poly1305.seal(body, key: bodyKey, associatedData: thread.bytes)))
         let header = IPLD.map([
@@ -64,13 +90,25 @@ public struct ThreadRecord: Sendable, Equatable {
             .bytes(XChaCha20Poly1305.seal(try encode(header), key: readKey, associatedData: thread.bytes))
         )
         let eventBlock = try block(.map(["header": .link(headerBlock.cid), "body": .link(bodyBlock.cid)]))
+        return (eventBlock, headerBlock, bodyBlock)
+    }
+
+    /// Signs and seals the record that appends `event` after `prev`: the part of an append that
+    /// must follow the log's order.
+    static func makeRecord(
+        thread: ThreadID,
+        key: ThreadKey,
+        logKey: Ed25519.PrivateKey,
+        prev: (cid: CID, sequence: UInt64)?,
+        event: CID
+    ) throws(ThreadsError) -> (ThreadRecord, Block) {
         let sequence = prev.map { $0.sequence + 1 } ?? 0
         var inner = unsigned(
             thread: thread,
             log: logKey.publicKey,
             sequence: sequence,
             prev: prev?.cid,
-            event: eventBlock.cid
+            event: event
         )
         let signature = logKey.signature(for: signatureDomain + (try encode(.map(inner))))
         inner["sig"] = .bytes(signature)
@@ -82,10 +120,10 @@ public struct ThreadRecord: Sendable, Equatable {
             log: logKey.publicKey.peerID,
             sequence: sequence,
             prev: prev?.cid,
-            event: eventBlock.cid,
+            event: event,
             signature: signature
         )
-        return (record, Blocks(record: recordBlock, event: eventBlock, header: headerBlock, body: bodyBlock))
+        return (record, recordBlock)
     }
 
     private static func unsigned(

@@ -6,7 +6,10 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Measure throughput against baselines taken in the same run.",
         discussion: "Build with -c release for meaningful figures (make bench does).",
-        subcommands: [EncodingBench.self, StoreBench.self, TransportBench.self, DHTBench.self, ExchangeBench.self]
+        subcommands: [
+            EncodingBench.self, StoreBench.self, TransportBench.self, DHTBench.self, ExchangeBench.self,
+            ThreadsBench.self,
+        ]
     )
 }
 

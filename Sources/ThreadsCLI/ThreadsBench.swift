@@ -1,0 +1,195 @@
+import ArgumentParser
+import Foundation
+import Multiformats
+import Sodium
+import Store
+import Threads
+import Transport
+
+/// `threads bench threads`: durable appends next to libsodium's Ed25519 sign rate, write-to-visible
+/// latency between two nodes on loopback, and a new member's catch-up rate.
+struct ThreadsBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "threads",
+        abstract: "Append rate vs Ed25519 signing, write-to-visible latency, catch-up rate."
+    )
+
+    @Option(help: "Records appended for the append-rate figure.")
+    var appends: Int = 20_000
+
+    @Option(help: "Appends in flight at once (they share synced writes).")
+    var concurrency: Int = 64
+
+    @Option(help: "Writes timed for the latency figure.")
+    var samples: Int = 1000
+
+    @Option(help: "Records a new member catches up on.")
+    var catchUp: Int = 100_000
+
+    func validate() throws {
+        guard appends > 0, concurrency > 0, samples > 0, catchUp > 0 else {
+            throw ValidationError("counts must be positive")
+        }
+    }
+
+    final class Node: @unchecked Sendable {
+        let path: String
+        let database: Database
+        let logstore: Logstore
+        let manager: ConnectionManager
+        let replicator: Replicator
+        let address: Multiaddr
+
+        init() async throws {
+            path =
+                FileManager.default.temporaryDirectory.appendingPathComponent("bench-threads-\(UUID().uuidString)").path
+            database = try Database(path: path)
+            logstore = Logstore(database: database, blockstore: Blockstore(database: database))
+            var protocols = MuxProtocols()
+            let slot = ReplicatorSlot()
+            Replicator.register(in: &protocols, slot: slot)
+            manager = ConnectionManager(
+                transport: SecureTransport(identity: Ed25519.PrivateKey()),
+                protocols: protocols
+            )
+            replicator = Replicator(logstore: logstore, manager: manager, pullInterval: .seconds(3600))
+            slot.replicator = replicator
+            address = try (try await manager.listen(on: try Multiaddr("/ip4/127.0.0.1/tcp/0")))
+                .encapsulate(Multiaddr("/p2p/\(manager.localPeer)"))
+            await replicator.start()
+        }
+
+        func close() async {
+            await replicator.stop()
+            await manager.shutdown()
+            database.close()
+            try? FileManager.default.removeItem(atPath: path)
+        }
+    }
+
+    static func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+
+    func run() async throws {
+        print(
+            "threads bench threads: \(appends) appends (\(concurrency) in flight), \(samples) latency samples, catch-up of \(catchUp) records"
+        )
+        let body = Array(#"{"_id":"01J9Z3","name":"benchmark","count":42,"tags":["a","b"]}"#.utf8)
+        let clock = ContinuousClock()
+
+        // Baseline: libsodium signing a message the size of a record's signed content.
+        let signer = Ed25519.PrivateKey()
+        let message = Random.bytes(count: 160)
+        var signatures = 0
+        let signStart = clock.now
+        while clock.now - signStart < .seconds(1) {
+            for _ in 0..<64 { blackHole(signer.signature(for: message)) }
+            signatures += 64
+        }
+        let signRate = Double(signatures) / Self.seconds(clock.now - signStart)
+
+        // Durable appends with group commit.
+        let writer = try await Node()
+        let thread = ThreadID()
+        let key = ThreadKey()
+        try writer.logstore.addThread(thread, key: key)
+        let appendStart = clock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var issued = 0
+            for _ in 0..<min(concurrency, appends) {
+                group.addTask { try await writer.logstore.appendDurably(body, to: thread) }
+                issued += 1
+            }
+            while try await group.next() != nil {
+                if issued < appends {
+                    group.addTask { try await writer.logstore.appendDurably(body, to: thread) }
+                    issued += 1
+                }
+            }
+        }
+        let appendRate = Double(appends) / Self.seconds(clock.now - appendStart)
+        let sequentialStart = clock.now
+        for _ in 0..<500 { try writer.logstore.append(body, to: thread) }
+        let sequentialRate = 500 / Self.seconds(clock.now - sequentialStart)
+
+        // Write-to-visible: b sees each of a's records as it is pushed.
+        let reader = try await Node()
+        try reader.logstore.addThread(thread, key: key)
+        try reader.logstore.addMember(writer.manager.localPeer, to: thread)
+        let stream = await reader.replicator.ingested()
+        var arrivals = stream.makeAsyncIterator()
+        _ = try await reader.manager.connect(writer.address)
+        // Catch up on the appends above first, so the samples time single pushes.
+        _ = await reader.replicator.pull(thread, from: writer.manager.localPeer)
+        try writer.logstore.addMember(reader.manager.localPeer, to: thread)
+        var latencies: [Double] = []
+        for _ in 0..<samples {
+            let start = clock.now
+            let (record, blocks) = try await writer.logstore.appendDurably(body, to: thread)
+            await writer.replicator.push(blocks, thread: thread)
+            while let (_, seen) = await arrivals.next(), seen.cid != record.cid {}
+            latencies.append(Self.seconds(clock.now - start) * 1000)
+        }
+        latencies.sort()
+
+        // Catch-up: a new member fetches every record of a long log.
+        let source = try await Node()
+        let big = ThreadID()
+        try source.logstore.addThread(big, key: key)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var issued = 0
+            for _ in 0..<min(256, catchUp) {
+                group.addTask { try await source.logstore.appendDurably(body, to: big) }
+                issued += 1
+            }
+            while try await group.next() != nil {
+                if issued < catchUp {
+                    group.addTask { try await source.logstore.appendDurably(body, to: big) }
+                    issued += 1
+                }
+            }
+        }
+        let newcomer = try await Node()
+        try newcomer.logstore.addThread(big, key: key)
+        _ = try await newcomer.manager.connect(source.address)
+        let catchStart = clock.now
+        let fetched = await newcomer.replicator.pull(big, from: source.manager.localPeer)
+        let catchRate = Double(fetched) / Self.seconds(clock.now - catchStart)
+        guard fetched == catchUp else { throw CLIError("caught up on \(fetched) of \(catchUp) records") }
+
+        var table = BenchTable(header: ["figure", "value", "baseline", "ratio", "target"])
+        table.add("Ed25519 sign, libsodium (signatures/s)", formatRate(signRate, decimals: 0), "-", "-", "-")
+        table.add(
+            "durable appends, \(concurrency) in flight (records/s)",
+            formatRate(appendRate, decimals: 0),
+            formatRate(signRate, decimals: 0),
+            formatPercent(appendRate / signRate),
+            "≥ 50 %"
+        )
+        table.add(
+            "durable appends, one at a time (records/s)",
+            formatRate(sequentialRate, decimals: 0),
+            formatRate(signRate, decimals: 0),
+            formatPercent(sequentialRate / signRate),
+            "-"
+        )
+        table.add(
+            "write-to-visible on a 2nd node, p50 (ms)",
+            formatRate(latencies[latencies.count / 2], decimals: 2),
+            "-",
+            "-",
+            "≤ 5"
+        )
+        table.add(
+            "write-to-visible on a 2nd node, p99 (ms)",
+            formatRate(latencies[min(latencies.count - 1, latencies.count * 99 / 100)], decimals: 2),
+            "-",
+            "-",
+            "-"
+        )
+        table.add("catch-up of \(catchUp) records (records/s)", formatRate(catchRate, decimals: 0), "-", "-", "≥ 20000")
+        print(table.render())
+        for node in [writer, reader, source, newcomer] { await node.close() }
+    }
+}
