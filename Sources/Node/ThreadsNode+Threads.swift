@@ -51,8 +51,10 @@ extension ThreadsNode {
             let variant: ThreadID.Variant = (request["raw"] as? Bool) == true ? .raw : .accessControlled
             let id = ThreadID(variant: variant)
             let key = ThreadKey()
-            try logstore.addThread(id, key: key)
-            let log = try logstore.ownLogKey(in: id).publicKey.peerID
+            let ownLog = Ed25519.PrivateKey()
+            try logstore.addThread(id, key: key, owner: variant == .accessControlled ? ownLog.publicKey.peerID : nil)
+            try logstore.setOwnLogKey(ownLog, in: id)
+            let log = ownLog.publicKey.peerID
             Task { await self.announce(id, key: key) }
             return [
                 "id": id.description, "log": log.description, "variant": variant == .raw ? "raw" : "access-controlled",
@@ -72,12 +74,27 @@ extension ThreadsNode {
             ]
         case "thread.members":
             let id = try thread()
-            return try logstore.members(of: id).map { peer -> [String: Any] in
+            let peers = try logstore.members(of: id).map { peer -> [String: Any] in
                 [
                     "peerID": peer.description,
                     "addresses": (try? logstore.addresses(of: peer, in: id).map(\.description)) ?? [],
                 ]
             }
+            let logs = try logstore.roles(in: id).sorted { $0.key < $1.key }.map { log, role -> [String: Any] in
+                ["log": log.description, "role": role.rawValue]
+            }
+            return ["peers": peers, "logs": logs]
+        case "thread.revoke":
+            let id = try thread()
+            guard let text = request["log"] as? String, let log = try? PeerID(text) else {
+                throw NodeError("revoke needs the member's log ID (see `threads thread members`)")
+            }
+            let (record, blocks) = try logstore.revoke(log, in: id)
+            await replicator.push(blocks, thread: id)
+            return [
+                "revoked": log.description, "epoch": (try logstore.key(of: id))?.epoch ?? 0,
+                "record": record.cid.description,
+            ]
         case "thread.invite":
             let id = try thread()
             guard let roleText = request["role"] as? String, let role = Invite.Role(rawValue: roleText) else {
@@ -91,19 +108,28 @@ extension ThreadsNode {
             else {
                 throw NodeError("this node has no TCP address to put in an invite")
             }
-            return try Invite(
-                address: address.encapsulate(Multiaddr("/p2p/\(peerID)")),
-                thread: id,
-                role: role,
-                key: key
-            ).description
+            let inviter = try address.encapsulate(Multiaddr("/p2p/\(peerID)"))
+            guard id.variant == .accessControlled else {
+                return try Invite(address: inviter, thread: id, role: role, key: key).description
+            }
+            let owner = try logstore.owner(of: id)
+            guard role != .replica else {
+                return try Invite(address: inviter, thread: id, role: role, key: key, owner: owner).description
+            }
+            // Writers and readers are admitted in the access log before the invite exists, under a
+            // log key the invite hands over, so joining needs nobody online but a member.
+            let admitted = try logstore.admit(role == .writer ? .writer : .reader, in: id)
+            await replicator.push(admitted.blocks, thread: id)
+            return try Invite(address: inviter, thread: id, role: role, key: key, owner: owner, logKey: admitted.logKey)
+                .description
         case "thread.join":
             guard let text = request["invite"] as? String else { throw NodeError("missing invite") }
             let invite = try Invite(text)
             if let existing = try logstore.key(of: invite.thread), existing.canRead || !invite.key.canRead {
                 // Already a member with at least these keys: just replicate.
             } else {
-                try logstore.addThread(invite.thread, key: invite.key)
+                try logstore.addThread(invite.thread, key: invite.key, owner: invite.owner)
+                if let logKey = invite.logKey { try logstore.setOwnLogKey(logKey, in: invite.thread) }
             }
             try logstore.addMember(invite.inviter, to: invite.thread, addresses: [invite.address])
             var fetched = 0
@@ -148,7 +174,14 @@ extension ThreadsNode {
                     var item: [String: Any] = [
                         "log": log.description, "seq": sequence, "cid": entry.record.description,
                     ]
-                    if let (header, body) = try? logstore.read(entry, in: id) {
+                    if let acl = logstore.accessEntry(of: entry, in: id) {
+                        switch acl {
+                        case .admit(let member, let role):
+                            item["acl"] = ["op": "admit", "log": member.description, "role": role.rawValue]
+                        case .revoke(let member, let kept, let epoch, _):
+                            item["acl"] = ["op": "revoke", "log": member.description, "kept": kept, "epoch": epoch]
+                        }
+                    } else if let (header, body) = try? logstore.read(entry, in: id) {
                         item["time"] = header.time
                         item["clock"] = header.clock.description
                         item["body"] =

@@ -41,12 +41,42 @@ public final class Logstore: Sendable {
         public let sequence: UInt64
     }
 
-    /// The CIDs of one stored record and its event's parts.
+    /// The CIDs of one stored record and its event's parts, and the read-key epoch of its header.
     public struct Entry: Sendable, Equatable {
         public let record: CID
         public let event: CID
         public let header: CID
         public let body: CID
+        public var epoch: UInt32 = 0
+    }
+
+    /// What a log may do in an access-controlled thread.
+    public enum LogRole: String, Sendable, Equatable {
+        case owner, writer, reader, revoked
+    }
+
+    /// A log's role and, once revoked, how many of its records stay valid.
+    struct Access: Equatable {
+        var role: LogRole
+        var kept: UInt64 = 0
+
+        var encoded: [UInt8] { Array((role == .revoked ? "revoked:\(kept)" : role.rawValue).utf8) }
+
+        init(role: LogRole, kept: UInt64 = 0) {
+            self.role = role
+            self.kept = kept
+        }
+
+        init?(_ bytes: [UInt8]) {
+            let text = String(decoding: bytes, as: UTF8.self)
+            if text.hasPrefix("revoked:"), let kept = UInt64(text.dropFirst("revoked:".count)) {
+                self.init(role: .revoked, kept: kept)
+            } else if let role = LogRole(rawValue: text) {
+                self.init(role: role)
+            } else {
+                return nil
+            }
+        }
     }
 
     // MARK: - Keys
@@ -67,10 +97,53 @@ public final class Logstore: Sendable {
 
     // MARK: - Threads
 
-    /// Records a thread and its key (a newly created or joined thread).
-    public func addThread(_ id: ThreadID, key: ThreadKey) throws(ThreadsError) {
-        try wrap { try threadSpace.put(threadKey(id, "key"), key.bytes, sync: true) }
+    /// Records a thread and its key (a newly created or joined thread). An access-controlled
+    /// thread also needs its owner's log: only the owner's log carries the access log.
+    public func addThread(_ id: ThreadID, key: ThreadKey, owner: PeerID? = nil) throws(ThreadsError) {
+        try wrap {
+            var batch = WriteBatch()
+            threadSpace.put(threadKey(id, "key"), key.bytes, in: &batch)
+            if let owner { threadSpace.put(threadKey(id, "owner"), owner.bytes, in: &batch) }
+            try database.write(batch, sync: true)
+        }
         cache.withLock { $0.keys[id] = key }
+    }
+
+    /// The owner log of an access-controlled thread.
+    public func owner(of id: ThreadID) throws(ThreadsError) -> PeerID? {
+        guard let raw = try wrap({ try threadSpace.get(threadKey(id, "owner")) }) else { return nil }
+        return try? PeerID(bytes: raw)
+    }
+
+    /// Makes `logKey` this node's log key in the thread (the one an invite handed over).
+    public func setOwnLogKey(_ logKey: Ed25519.PrivateKey, in id: ThreadID) throws(ThreadsError) {
+        try wrap { try threadSpace.put(threadKey(id, "own-log"), logKey.seed.unsafeCopy, sync: true) }
+        cache.withLock { $0.logKeys[id] = logKey }
+    }
+
+    /// The role of `log` in an access-controlled thread (nil: never admitted).
+    public func role(of log: PeerID, in id: ThreadID) throws(ThreadsError) -> LogRole? {
+        if try owner(of: id) == log { return .owner }
+        guard let raw = try wrap({ try threadSpace.get(threadKey(id, "acl/") + log.bytes) }) else { return nil }
+        return Access(raw)?.role
+    }
+
+    /// Every log with a role in the thread.
+    public func roles(in id: ThreadID) throws(ThreadsError) -> [PeerID: LogRole] {
+        try accessList(in: id).mapValues(\.role)
+    }
+
+    func accessList(in id: ThreadID) throws(ThreadsError) -> [PeerID: Access] {
+        let prefix = threadKey(id, "acl/")
+        var out: [PeerID: Access] = [:]
+        for (key, value) in try wrap({ try threadSpace.scan(prefix: prefix) }) {
+            guard let log = try? PeerID(bytes: key.dropFirst(prefix.count)), let access = Access(value) else {
+                continue
+            }
+            out[log] = access
+        }
+        if let owner = try owner(of: id) { out[owner] = Access(role: .owner) }
+        return out
     }
 
     public func key(of id: ThreadID) throws(ThreadsError) -> ThreadKey? {
@@ -202,15 +275,31 @@ public final class Logstore: Sendable {
 
     /// Builds and signs the next record of this node's log, on top of the newest one even when that
     /// one is still being written, and returns the writes that store it.
-    private func prepareAppend(_ body: [UInt8], to id: ThreadID, now: UInt64) throws(ThreadsError)
-        -> (ThreadRecord, ThreadRecord.Blocks, WriteBatch)
-    {
+    private func prepareAppend(
+        _ body: [UInt8],
+        to id: ThreadID,
+        now: UInt64,
+        acl: AccessEntry? = nil,
+        rotatedKey: ThreadKey? = nil
+    ) throws(ThreadsError) -> (ThreadRecord, ThreadRecord.Blocks, WriteBatch) {
         guard let key = try key(of: id) else { throw .unknownThread(id) }
         guard let readKey = key.read else {
             throw .notAllowed("this node holds no read key for \(id): it cannot write")
         }
         let logKey = try ownLogKey(in: id)
         let log = logKey.publicKey.peerID
+        if id.variant == .accessControlled {
+            let role = try role(of: log, in: id)
+            guard role == .owner || (role == .writer && acl == nil) else {
+                throw .notAllowed(
+                    acl == nil
+                        ? "this node's log is not a writer of \(id) (role: \(role?.rawValue ?? "none"))"
+                        : "only the owner of \(id) changes its access log"
+                )
+            }
+        } else if acl != nil {
+            throw .notAllowed("\(id) is a raw thread: it has no access log")
+        }
         let clock = writer.withLock { $0.clock.tick(now: now) }
         // Encrypting the event needs no lock; only signing the record follows the log's order.
         let event = try ThreadRecord.makeEvent(thread: id, readKey: readKey, body: body, time: now, clock: clock)
@@ -222,7 +311,9 @@ public final class Logstore: Sendable {
                     key: key,
                     logKey: logKey,
                     prev: head.map { ($0.cid, $0.sequence) },
-                    event: event.event.cid
+                    event: event.event.cid,
+                    epoch: key.epoch,
+                    acl: acl
                 )
                 state.pendingHeads[pendingKey(id, log)] = Head(cid: record.cid, sequence: record.sequence)
                 let blocks = ThreadRecord.Blocks(
@@ -235,11 +326,81 @@ public final class Logstore: Sendable {
                     record: record.cid,
                     event: event.event.cid,
                     header: event.header.cid,
-                    body: event.body.cid
+                    body: event.body.cid,
+                    epoch: key.epoch
                 )
-                return (record, blocks, indexWrites(record, entry: entry, in: id))
+                var batch = indexWrites(record, entry: entry, in: id)
+                if let acl { batch.append(contentsOf: aclWrites(acl, in: id)) }
+                if let rotatedKey { threadSpace.put(threadKey(id, "key"), rotatedKey.bytes, in: &batch) }
+                return (record, blocks, batch)
             }
         }
+    }
+
+    /// The role changes an access entry makes.
+    private func aclWrites(_ entry: AccessEntry, in id: ThreadID) -> WriteBatch {
+        var batch = WriteBatch()
+        switch entry {
+        case .admit(let log, let role):
+            threadSpace.put(
+                threadKey(id, "acl/") + log.bytes,
+                Access(role: role == .writer ? .writer : .reader).encoded,
+                in: &batch
+            )
+        case .revoke(let log, let kept, _, _):
+            threadSpace.put(threadKey(id, "acl/") + log.bytes, Access(role: .revoked, kept: kept).encoded, in: &batch)
+        }
+        return batch
+    }
+
+    // MARK: - Access log (owner)
+
+    /// Admits a new member: makes its log key, records it in the access log as `role`, and returns
+    /// the record (to push) and the key (for the invite). Owner only.
+    public func admit(_ role: AccessEntry.Role, in id: ThreadID) throws(ThreadsError)
+        -> (logKey: Ed25519.PrivateKey, record: ThreadRecord, blocks: ThreadRecord.Blocks)
+    {
+        let member = Ed25519.PrivateKey()
+        let (record, blocks, batch) = try prepareAppend(
+            [],
+            to: id,
+            now: Logstore.now(),
+            acl: .admit(log: member.publicKey.peerID, role: role)
+        )
+        try wrap { try blockstore.put(blocks.all, alongWith: batch, sync: true) }
+        return (member, record, blocks)
+    }
+
+    /// Revokes `log`: records it in the access log and starts a new read-key epoch whose key is
+    /// sealed to every remaining member, so the revoked member cannot read what is written next.
+    /// Owner only.
+    public func revoke(_ log: PeerID, in id: ThreadID) throws(ThreadsError) -> (
+        record: ThreadRecord, blocks: ThreadRecord.Blocks
+    ) {
+        guard let key = try key(of: id) else { throw .unknownThread(id) }
+        let roles = try roles(in: id)
+        guard let current = roles[log], current != .revoked else {
+            throw .notAllowed("\(log) is not a member of \(id)")
+        }
+        guard current != .owner else { throw .notAllowed("the owner cannot be revoked") }
+        let remaining = roles.filter { $0.value != .revoked && $0.key != log }.map(\.key).sorted()
+        let read = SymmetricKey()
+        let sealed = try AccessEntry.seal(read, to: remaining)
+        let rotated = key.rotated(to: read)
+        // The records of the log accepted so far stay valid everywhere, whatever order others
+        // receive them in.
+        let kept = try head(of: log, in: id).map { $0.sequence + 1 } ?? 0
+        let entry = AccessEntry.revoke(log: log, kept: kept, epoch: rotated.epoch, keys: sealed)
+        let (record, blocks, batch) = try prepareAppend(
+            [],
+            to: id,
+            now: Logstore.now(),
+            acl: entry,
+            rotatedKey: rotated
+        )
+        try wrap { try blockstore.put(blocks.all, alongWith: batch, sync: true) }
+        cache.withLock { $0.keys[id] = rotated }
+        return (record, blocks)
     }
 
     private func pendingKey(_ id: ThreadID, _ log: PeerID) -> [UInt8] { id.bytes + log.bytes }
@@ -309,6 +470,9 @@ public final class Logstore: Sendable {
                 var blocks: [Block] = []
                 var batch = WriteBatch()
                 var failure: (any Error)?
+                var key = try self.key(of: id)
+                let owner = try self.owner(of: id)
+                var roles = id.variant == .accessControlled ? try self.accessList(in: id) : [:]
                 for verified in records {
                     let record = verified.record
                     let incoming = verified.incoming
@@ -339,14 +503,25 @@ public final class Logstore: Sendable {
                                 "record \(record.sequence) of \(record.log) does not link to the head"
                             )
                         }
+                        try checkAccess(record, in: id, owner: owner, roles: &roles)
+                        if case .revoke(_, _, let epoch, let sealed)? = record.acl, let current = key,
+                            epoch == current.epoch + 1, let own = try? ownLogKey(in: id),
+                            let box = sealed[own.publicKey.peerID], let read = AccessEntry.open(box, with: own)
+                        {
+                            // This node stays a member: it can read the new epoch.
+                            key = current.rotated(to: read)
+                            threadSpace.put(threadKey(id, "key"), current.rotated(to: read).bytes, in: &batch)
+                        }
                         if let header = verified.header { state.clock.observe(header.clock, now: Logstore.now()) }
                         let entry = Entry(
                             record: record.cid,
                             event: incoming.event.cid,
                             header: incoming.header.cid,
-                            body: incoming.body.cid
+                            body: incoming.body.cid,
+                            epoch: record.epoch
                         )
                         batch.append(contentsOf: indexWrites(record, entry: entry, in: id))
+                        if let acl = record.acl { batch.append(contentsOf: aclWrites(acl, in: id)) }
                         blocks += [incoming.record, incoming.event, incoming.header, incoming.body]
                         heads[record.log] = Head(cid: record.cid, sequence: record.sequence)
                         accepted.append(record)
@@ -356,9 +531,41 @@ public final class Logstore: Sendable {
                     }
                 }
                 if !blocks.isEmpty { try blockstore.put(blocks, alongWith: batch, sync: true) }
+                if let key { cache.withLock { $0.keys[id] = key } }
                 if let failure { throw failure }
                 return accepted
             }
+        }
+    }
+
+    /// Refuses records from logs without the right to write, and applies access entries to `roles`
+    /// (so later records of the same batch see them).
+    private func checkAccess(_ record: ThreadRecord, in id: ThreadID, owner: PeerID?, roles: inout [PeerID: Access])
+        throws(ThreadsError)
+    {
+        guard id.variant == .accessControlled else {
+            if record.acl != nil { throw .notAllowed("\(id) is a raw thread: it has no access log") }
+            return
+        }
+        guard let owner else { throw .notAllowed("the owner of \(id) is unknown: cannot check who may write") }
+        if let acl = record.acl {
+            guard record.log == owner else { throw .notAllowed("only the owner's log carries the access log") }
+            switch acl {
+            case .admit(let log, let role):
+                guard log != owner else { throw .notAllowed("the owner cannot be admitted again") }
+                roles[log] = Access(role: role == .writer ? .writer : .reader)
+            case .revoke(let log, let kept, _, _):
+                guard log != owner else { throw .notAllowed("the owner cannot be revoked") }
+                roles[log] = Access(role: .revoked, kept: kept)
+            }
+            return
+        }
+        let access = record.log == owner ? Access(role: .owner) : roles[record.log]
+        switch access?.role {
+        case .owner?, .writer?: return
+        case .revoked? where record.sequence < access?.kept ?? 0: return
+        default:
+            throw .notAllowed("log \(record.log) may not write to \(id) (role: \(access?.role.rawValue ?? "none"))")
         }
     }
 
@@ -379,7 +586,11 @@ public final class Logstore: Sendable {
         guard incoming.header.cid == links.header, incoming.body.cid == links.body else {
             throw .malformed("the header or body block is not the event's")
         }
-        let header = key.canRead ? try ThreadRecord.openHeader(incoming.header, thread: id, key: key) : nil
+        // A header of an epoch this node has no key for (it is a replica, or was revoked) is
+        // stored unread; one it can open must open.
+        let header =
+            key.readKey(epoch: record.epoch) != nil
+            ? try ThreadRecord.openHeader(incoming.header, thread: id, key: key, epoch: record.epoch) : nil
         return VerifiedRecord(record: record, incoming: incoming, header: header)
     }
 
@@ -396,7 +607,10 @@ public final class Logstore: Sendable {
 
     static func encodeEntry(_ entry: Entry) -> [UInt8] {
         (try? DagCBOR.encode(
-            .map(["r": .link(entry.record), "e": .link(entry.event), "h": .link(entry.header), "b": .link(entry.body)])
+            .map([
+                "r": .link(entry.record), "e": .link(entry.event), "h": .link(entry.header), "b": .link(entry.body),
+                "p": .integer(IPLDInteger(UInt64(entry.epoch))),
+            ])
         )) ?? []
     }
 
@@ -404,7 +618,8 @@ public final class Logstore: Sendable {
         guard let fields = (try? DagCBOR.decode(bytes))?.mapValue, let record = fields["r"]?.linkValue,
             let event = fields["e"]?.linkValue, let header = fields["h"]?.linkValue, let body = fields["b"]?.linkValue
         else { return nil }
-        return Entry(record: record, event: event, header: header, body: body)
+        let epoch = fields["p"]?.integerValue?.argument ?? 0
+        return Entry(record: record, event: event, header: header, body: body, epoch: UInt32(clamping: epoch))
     }
 
     /// The stored record `sequence` of a log.
@@ -433,8 +648,16 @@ public final class Logstore: Sendable {
             guard let bytes = try wrap({ try blockstore.get(cid) }) else { throw .store("block \(cid) is missing") }
             return Block(unchecked: cid, bytes: bytes)
         }
-        let header = try ThreadRecord.openHeader(load(entry.header), thread: id, key: key)
+        let header = try ThreadRecord.openHeader(load(entry.header), thread: id, key: key, epoch: entry.epoch)
         return (header, try ThreadRecord.openBody(load(entry.body), header: header, thread: id))
+    }
+
+    /// The access entry a stored record carries, if any (needs only the service key).
+    public func accessEntry(of entry: Entry, in id: ThreadID) -> AccessEntry? {
+        guard let key = try? key(of: id), let bytes = try? blockstore.get(entry.record),
+            let record = try? ThreadRecord.open(Block(unchecked: entry.record, bytes: bytes), thread: id, key: key)
+        else { return nil }
+        return record.acl
     }
 
     // MARK: - Deleting

@@ -255,10 +255,11 @@ public actor Replicator {
     private func pullOnce(_ thread: ThreadID, from peer: PeerID) async throws -> Int {
         guard let key = try logstore.key(of: thread) else { throw ThreadsError.unknownThread(thread) }
         let connection = try await manager.connect(to: peer)
-        func call(_ fields: [String: IPLD]) async throws -> [String: IPLD] {
+        let local = manager.localPeer
+        @Sendable func call(_ fields: [String: IPLD]) async throws -> [String: IPLD] {
             var request = fields
             request["thread"] = .bytes(thread.bytes)
-            request["proof"] = .bytes(Self.proof(thread: thread, key: key, peer: manager.localPeer))
+            request["proof"] = .bytes(Self.proof(thread: thread, key: key, peer: local))
             let reply = try await connection.request(Self.protocolName, try DagCBOR.encode(.map(request)))
             guard let map = try DagCBOR.decode(reply).mapValue else {
                 throw ThreadsError.malformed("reply is not a map")
@@ -268,10 +269,36 @@ public actor Replicator {
         try? logstore.addMember(peer, to: thread)
         let remote = try await call(["op": .string("heads")])
         var ingested = 0
+        // The owner's log first: it carries the access log that admits the other writers.
+        let owner = try logstore.owner(of: thread)
+        var heads: [(log: PeerID, seq: UInt64)] = []
         for item in remote["heads"]?.listValue ?? [] {
             guard let fields = item.mapValue, let raw = fields["log"]?.bytesValue, let log = try? PeerID(bytes: raw),
                 let theirs = fields["seq"]?.integerValue?.argument
             else { continue }
+            heads.append((log, theirs))
+        }
+        heads.sort { ($0.log == owner ? 0 : 1, $0.log) < ($1.log == owner ? 0 : 1, $1.log) }
+        for (log, theirs) in heads {
+            do { ingested += try await pullLog(log, upTo: theirs, thread: thread, call: call) } catch {
+                // One log refused (a revoked writer, a bad record) does not stop the others.
+                logger.info(
+                    "pull of a log failed",
+                    metadata: ["peer": "\(peer)", "log": "\(log)", "reason": "\(error)"]
+                )
+            }
+        }
+        return ingested
+    }
+
+    private func pullLog(
+        _ log: PeerID,
+        upTo theirs: UInt64,
+        thread: ThreadID,
+        call: @escaping @Sendable ([String: IPLD]) async throws -> [String: IPLD]
+    ) async throws -> Int {
+        var ingested = 0
+        do {
             var next = (try logstore.head(of: log, in: thread)).map { $0.sequence + 1 } ?? 0
             func fetch(from start: UInt64) -> Task<[String: IPLD], any Error> {
                 Task {

@@ -2,30 +2,57 @@ import Multiformats
 import Sodium
 
 /// A thread's keys: the service key (replication: record wrappers) and, for members who may read,
-/// the read key (event headers, hence bodies). A replica holds only the service key.
+/// the read keys (event headers, hence bodies), one per epoch: revoking a member starts a new
+/// epoch with a new read key. A replica holds only the service key.
 ///
-/// String form: multibase base32 of `service ‖ read` (64 bytes) or of `service` alone (32 bytes).
+/// String form: multibase base32 of `service ‖ read₀ ‖ read₁ ‖ …` (32 bytes each), or of `service`
+/// alone.
 public struct ThreadKey: Sendable, Equatable, CustomStringConvertible {
+    public static let maxEpochs = 1024
+
     public let service: SymmetricKey
-    public let read: SymmetricKey?
+    /// Read keys by epoch (index 0 is the thread's first).
+    public let readKeys: [SymmetricKey]
 
     public init(service: SymmetricKey = SymmetricKey(), read: SymmetricKey? = SymmetricKey()) {
         self.service = service
-        self.read = read
+        readKeys = read.map { [$0] } ?? []
     }
 
-    public var canRead: Bool { read != nil }
+    public init(service: SymmetricKey, readKeys: [SymmetricKey]) {
+        self.service = service
+        self.readKeys = readKeys
+    }
 
-    /// The same thread key without the read key: what a replica is given.
-    public var serviceOnly: ThreadKey { ThreadKey(service: service, read: nil) }
+    /// The read key of the current epoch.
+    public var read: SymmetricKey? { readKeys.last }
+
+    /// The current epoch (of the newest read key).
+    public var epoch: UInt32 { UInt32(max(0, readKeys.count - 1)) }
+
+    public var canRead: Bool { !readKeys.isEmpty }
+
+    public func readKey(epoch: UInt32) -> SymmetricKey? {
+        Int(epoch) < readKeys.count ? readKeys[Int(epoch)] : nil
+    }
+
+    /// The same thread key without the read keys: what a replica is given.
+    public var serviceOnly: ThreadKey { ThreadKey(service: service, readKeys: []) }
+
+    /// This key with `read` as the next epoch's read key.
+    public func rotated(to read: SymmetricKey) -> ThreadKey {
+        ThreadKey(service: service, readKeys: readKeys + [read])
+    }
 
     public init(bytes: [UInt8]) throws(ThreadsError) {
-        guard bytes.count == 32 || bytes.count == 64 else {
-            throw .invalidKey("\(bytes.count) bytes, expected 32 (service) or 64 (service and read)")
+        guard bytes.count >= 32, bytes.count % 32 == 0, bytes.count / 32 - 1 <= Self.maxEpochs else {
+            throw .invalidKey("\(bytes.count) bytes, expected 32 (service) plus 32 per read key")
         }
         do {
             service = try SymmetricKey(bytes: Array(bytes[0..<32]))
-            read = bytes.count == 64 ? try SymmetricKey(bytes: Array(bytes[32..<64])) : nil
+            readKeys = try stride(from: 32, to: bytes.count, by: 32).map {
+                try SymmetricKey(bytes: Array(bytes[$0..<$0 + 32]))
+            }
         } catch {
             throw .invalidKey("\(error)")
         }
@@ -40,7 +67,7 @@ public struct ThreadKey: Sendable, Equatable, CustomStringConvertible {
     /// The raw key bytes. Secret: only for the store and for invites the user asked for.
     public var bytes: [UInt8] {
         var out = service.withUnsafeBytes { Array($0) }
-        if let read { out += read.withUnsafeBytes { Array($0) } }
+        for key in readKeys { out += key.withUnsafeBytes { Array($0) } }
         return out
     }
 
@@ -48,5 +75,7 @@ public struct ThreadKey: Sendable, Equatable, CustomStringConvertible {
     public var secretString: String { Multibase.encode(bytes, as: .base32) }
 
     /// Redacted: keys never end up in logs by accident.
-    public var description: String { canRead ? "ThreadKey(service, read)" : "ThreadKey(service)" }
+    public var description: String {
+        canRead ? "ThreadKey(service, read keys of epochs 0…\(epoch))" : "ThreadKey(service)"
+    }
 }

@@ -22,6 +22,10 @@ public struct ThreadRecord: Sendable, Equatable {
     public let prev: CID?
     /// The event node (links to the encrypted header and body).
     public let event: CID
+    /// The read-key epoch the event's header is encrypted with.
+    public let epoch: UInt32
+    /// An access-log entry (only in the owner's log of an access-controlled thread).
+    public let acl: AccessEntry?
     public let signature: [UInt8]
 
     static let signatureDomain = Array("threads-record/1:".utf8)
@@ -47,7 +51,8 @@ public struct ThreadRecord: Sendable, Equatable {
         prev: (cid: CID, sequence: UInt64)?,
         body: [UInt8],
         time: UInt64,
-        clock: HLCTimestamp
+        clock: HLCTimestamp,
+        acl: AccessEntry? = nil
     ) throws(ThreadsError) -> (record: ThreadRecord, blocks: Blocks) {
         guard let readKey = key.read else {
             throw .notAllowed("this node holds no read key for \(thread): it cannot write")
@@ -64,7 +69,9 @@ public struct ThreadRecord: Sendable, Equatable {
             key: key,
             logKey: logKey,
             prev: prev,
-            event: eventBlock.cid
+            event: eventBlock.cid,
+            epoch: key.epoch,
+            acl: acl
         )
         return (record, Blocks(record: recordBlock, event: eventBlock, header: headerBlock, body: bodyBlock))
     }
@@ -100,7 +107,9 @@ public struct ThreadRecord: Sendable, Equatable {
         key: ThreadKey,
         logKey: Ed25519.PrivateKey,
         prev: (cid: CID, sequence: UInt64)?,
-        event: CID
+        event: CID,
+        epoch: UInt32,
+        acl: AccessEntry?
     ) throws(ThreadsError) -> (ThreadRecord, Block) {
         let sequence = prev.map { $0.sequence + 1 } ?? 0
         var inner = unsigned(
@@ -110,6 +119,8 @@ public struct ThreadRecord: Sendable, Equatable {
             prev: prev?.cid,
             event: event
         )
+        inner["epoch"] = .integer(IPLDInteger(UInt64(epoch)))
+        if let acl { inner["acl"] = acl.ipld }
         let signature = logKey.signature(for: signatureDomain + (try encode(.map(inner))))
         inner["sig"] = .bytes(signature)
         let recordBlock = try block(
@@ -121,6 +132,8 @@ public struct ThreadRecord: Sendable, Equatable {
             sequence: sequence,
             prev: prev?.cid,
             event: event,
+            epoch: epoch,
+            acl: acl,
             signature: signature
         )
         return (record, recordBlock)
@@ -152,8 +165,16 @@ public struct ThreadRecord: Sendable, Equatable {
             throw .cannotDecrypt(what: "record")
         }
         guard var fields = (try? DagCBOR.decode(plaintext))?.mapValue,
-            Set(fields.keys) == ["thread", "log", "seq", "prev", "event", "sig"]
-        else { throw .malformed("the record does not have exactly thread, log, seq, prev, event, sig") }
+            Set(fields.keys).subtracting(["acl"]) == ["thread", "log", "seq", "prev", "event", "epoch", "sig"]
+        else {
+            throw .malformed("the record does not have exactly thread, log, seq, prev, event, epoch, sig (and acl)")
+        }
+        guard let epoch = fields["epoch"]?.integerValue, !epoch.isNegative,
+            epoch.argument <= UInt64(ThreadKey.maxEpochs)
+        else {
+            throw .malformed("'epoch' is not a small unsigned integer")
+        }
+        let acl = try fields["acl"].map { value throws(ThreadsError) in try AccessEntry(ipld: value) }
         guard fields["thread"]?.bytesValue == thread.bytes else {
             throw .brokenChain("the record belongs to another thread")
         }
@@ -187,6 +208,8 @@ public struct ThreadRecord: Sendable, Equatable {
             sequence: sequence.argument,
             prev: prev,
             event: event,
+            epoch: UInt32(epoch.argument),
+            acl: acl,
             signature: signature
         )
     }
@@ -200,10 +223,11 @@ public struct ThreadRecord: Sendable, Equatable {
     }
 
     /// Decrypts an event header with the read key.
-    public static func openHeader(_ block: Block, thread: ThreadID, key: ThreadKey) throws(ThreadsError) -> EventHeader
+    public static func openHeader(_ block: Block, thread: ThreadID, key: ThreadKey, epoch: UInt32) throws(ThreadsError)
+        -> EventHeader
     {
-        guard let readKey = key.read else {
-            throw .notAllowed("this node holds no read key for \(thread): it cannot read")
+        guard let readKey = key.readKey(epoch: epoch) else {
+            throw .notAllowed("this node holds no read key of epoch \(epoch) for \(thread): it cannot read this record")
         }
         guard let sealed = try? block.decode().bytesValue else {
             throw .malformed("a header block is a DAG-CBOR byte string")

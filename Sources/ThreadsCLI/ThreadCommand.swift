@@ -8,7 +8,8 @@ struct ThreadCommand: AsyncParsableCommand {
         commandName: "thread",
         abstract: "Create, share, join and inspect threads (needs a running threadsd for the repo).",
         subcommands: [
-            Create.self, List.self, Info.self, Members.self, Invite.self, Join.self, AddRecord.self, Records.self,
+            Create.self, List.self, Info.self, Members.self, Invite.self, Join.self, Revoke.self, AddRecord.self,
+            Records.self,
         ]
     )
 
@@ -61,7 +62,9 @@ struct ThreadCommand: AsyncParsableCommand {
     }
 
     struct Members: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "The members this node replicates a thread with.")
+        static let configuration = CommandConfiguration(
+            abstract: "The peers this node replicates a thread with, and every log's role: {peers, logs}."
+        )
         @OptionGroup var repoOptions: RepoOptions
         @Argument(help: "Thread ID.") var id: String
 
@@ -79,7 +82,10 @@ struct ThreadCommand: AsyncParsableCommand {
         )
         @OptionGroup var repoOptions: RepoOptions
         @Argument(help: "Thread ID.") var id: String
-        @Option(help: "writer (reads and writes) or replica (stores ciphertext, cannot read).")
+        @Option(
+            help:
+                "writer (reads and writes), reader (reads; its writes are refused) or replica (stores ciphertext, cannot read)."
+        )
         var role: String = "writer"
 
         func run() async throws {
@@ -101,6 +107,22 @@ struct ThreadCommand: AsyncParsableCommand {
         func run() async throws {
             try ThreadCommand.printJSON(
                 try await ThreadCommand.call(repoOptions, ["command": "thread.join", "invite": invite])
+            )
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Revoke a member's log (owner only): its records are refused from now on, and a new read key, sealed to every remaining member, keeps it from reading what is written next."
+        )
+        @OptionGroup var repoOptions: RepoOptions
+        @Argument(help: "Thread ID.") var id: String
+        @Argument(help: "The member's log ID (from `threads thread members`).") var log: String
+
+        func run() async throws {
+            try ThreadCommand.printJSON(
+                try await ThreadCommand.call(repoOptions, ["command": "thread.revoke", "id": id, "log": log])
             )
         }
     }

@@ -91,7 +91,7 @@ struct ThreadsBench: AsyncParsableCommand {
 
         // Durable appends with group commit.
         let writer = try await Node()
-        let thread = ThreadID()
+        let thread = ThreadID(variant: .raw)
         let key = ThreadKey()
         try writer.logstore.addThread(thread, key: key)
         let appendStart = clock.now
@@ -135,7 +135,7 @@ struct ThreadsBench: AsyncParsableCommand {
 
         // Catch-up: a new member fetches every record of a long log.
         let source = try await Node()
-        let big = ThreadID()
+        let big = ThreadID(variant: .raw)
         try source.logstore.addThread(big, key: key)
         try await withThrowingTaskGroup(of: Void.self) { group in
             var issued = 0

@@ -7,9 +7,10 @@ import Testing
         try JSONSerialization.jsonObject(with: Data(result.stdout.utf8), options: [.fragmentsAllowed])
     }
 
+    /// The thread's records that carry data (access-log entries left out).
     static func records(_ daemon: DaemonTests.Daemon, _ id: String) async throws -> [[String: Any]] {
         let result = try await CLIRunner.run(["thread", "records", id, "--repo", daemon.repo])
-        return (try json(result) as? [[String: Any]]) ?? []
+        return ((try json(result) as? [[String: Any]]) ?? []).filter { $0["acl"] == nil }
     }
 
     static func eventually(_ condition: () async throws -> Bool) async throws -> Bool {
@@ -70,6 +71,21 @@ import Testing
         #expect(try await Self.records(c, id).allSatisfy { $0["body"] == nil })
         let info = try Self.json(try await CLIRunner.run(["thread", "info", id, "--repo", c.repo])) as? [String: Any]
         #expect(info?["canRead"] as? Bool == false)
+
+        // Roles: b's log is a writer; the owner revokes it, and b can no longer write.
+        let members = try Self.json(try await CLIRunner.run(["thread", "members", id, "--repo", a.repo])) as? [String: Any]
+        let logs = (members?["logs"] as? [[String: Any]]) ?? []
+        let writerLog = try #require(logs.first { $0["role"] as? String == "writer" }?["log"] as? String)
+        #expect(logs.contains { $0["role"] as? String == "owner" })
+        let revoke = try await CLIRunner.run(["thread", "revoke", id, writerLog, "--repo", a.repo])
+        #expect(revoke.status == 0, "\(revoke.stderr)")
+        #expect((try Self.json(revoke) as? [String: Any])?["epoch"] as? Int == 1)
+        #expect(try await Self.eventually {
+            let result = try await CLIRunner.run(["thread", "add-record", id, "--repo", b.repo], stdin: Array("{}".utf8))
+            return result.status != 0 && result.stderr.contains("not a writer")
+        })
+        let notOwner = try await CLIRunner.run(["thread", "invite", id, "--role", "writer", "--repo", b.repo])
+        #expect(notOwner.status != 0)
 
         // Bad input is a clear error.
         let bad = try await CLIRunner.run(["thread", "join", "/ip4/127.0.0.1/tcp/1?role=writer", "--repo", b.repo])

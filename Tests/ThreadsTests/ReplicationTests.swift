@@ -75,7 +75,7 @@ struct ReplicationTests {
         let a = try await ThreadsTestNode()
         let b = try await ThreadsTestNode()
         let c = try await ThreadsTestNode()
-        let thread = ThreadID()
+        let thread = ThreadID(variant: .raw)
         let key = ThreadKey()
         try a.logstore.addThread(thread, key: key)
         for n in 0..<3 { try await a.write("a\(n)", to: thread) }
@@ -106,7 +106,7 @@ struct ReplicationTests {
         let a = try await ThreadsTestNode()
         let replica = try await ThreadsTestNode()
         let stranger = try await ThreadsTestNode()
-        let thread = ThreadID()
+        let thread = ThreadID(variant: .raw)
         let key = ThreadKey()
         try a.logstore.addThread(thread, key: key)
         for n in 0..<5 { try await a.write("secret \(n)", to: thread) }
@@ -129,7 +129,7 @@ struct ReplicationTests {
     @Test func aLongLogIsFetchedInBatches() async throws {
         let a = try await ThreadsTestNode()
         let b = try await ThreadsTestNode()
-        let thread = ThreadID()
+        let thread = ThreadID(variant: .raw)
         let key = ThreadKey()
         try a.logstore.addThread(thread, key: key)
         let count = Replicator.batchSize * 2 + 7

@@ -78,7 +78,7 @@ struct IdentifierTests {
 
 @Suite("Records and the logstore")
 struct LogstoreTests {
-    let thread = ThreadID()
+    let thread = ThreadID(variant: .raw)
     let key = ThreadKey()
 
     @Test func appendedRecordsChainAndReadBack() throws {
@@ -255,7 +255,7 @@ struct LogstoreTests {
 
     @Test func deletingAThreadRemovesItsDataOnly() throws {
         let store = try TempStore()
-        let other = ThreadID()
+        let other = ThreadID(variant: .raw)
         try store.logstore.addThread(thread, key: key)
         try store.logstore.addThread(other, key: ThreadKey())
         for n in 0..<3 { try store.logstore.append([UInt8(n)], to: thread) }
@@ -277,7 +277,7 @@ struct InviteTests {
     @Test func invitesRoundTripAndStartWithTheInvitersMultiaddr() throws {
         let peer = Ed25519.PrivateKey().publicKey.peerID
         let address = try Multiaddr("/ip4/10.0.0.1/tcp/4006/p2p/\(peer)")
-        let thread = ThreadID()
+        let thread = ThreadID(variant: .raw)
         let key = ThreadKey()
         let writer = try Invite(address: address, thread: thread, role: .writer, key: key)
         #expect(writer.description.hasPrefix("/ip4/10.0.0.1/tcp/4006/p2p/\(peer)/thread/\(thread)?role=writer&key="))
