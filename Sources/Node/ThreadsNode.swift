@@ -59,7 +59,12 @@ public actor ThreadsNode {
         exchange = Exchange(blockstore: repo.blockstore, manager: manager, routing: routing)
         slot.exchange = exchange
         logstore = Logstore(database: repo.database, blockstore: repo.blockstore)
-        replicator = Replicator(logstore: logstore, manager: manager)
+        let exchange = self.exchange
+        replicator = Replicator(
+            logstore: logstore,
+            manager: manager,
+            fetchBlock: { cid in try await exchange.block(cid) }
+        )
         replicatorSlot.replicator = replicator
         self.routing = routing
     }

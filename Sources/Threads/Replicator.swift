@@ -18,6 +18,12 @@ public actor Replicator {
     public static let protocolName = "/threads/log/1"
     /// Records per `records` answer (each with its four blocks).
     public static let batchSize = 128
+    /// Event bodies larger than this travel as a link, fetched through the block exchange, rather
+    /// than inside the records message.
+    public static let inlineBodyLimit = 16 << 10
+
+    /// Gets a block by CID from the network (the node passes the block exchange).
+    public typealias BlockFetcher = @Sendable (CID) async throws -> [UInt8]
 
     public nonisolated let logstore: Logstore
     let manager: ConnectionManager
@@ -49,16 +55,74 @@ public actor Replicator {
         }
     }
 
+    let fetchBlock: BlockFetcher
+
+    /// `fetchBlock` gets event bodies sent by link; without it, such a body must already be in
+    /// the blockstore.
     public init(
         logstore: Logstore,
         manager: ConnectionManager,
         pullInterval: Duration = .seconds(30),
+        fetchBlock: BlockFetcher? = nil,
         logger: Logger = Logger(label: "threads.replicator")
     ) {
         self.logstore = logstore
         self.manager = manager
         self.pullInterval = pullInterval
+        let blockstore = logstore.blockstore
+        self.fetchBlock =
+            fetchBlock ?? { cid in
+                guard let bytes = try blockstore.get(cid) else { throw ThreadsError.store("body \(cid) is not here") }
+                return bytes
+            }
         self.logger = logger
+    }
+
+    /// A record's blocks as they travel: three byte strings, then the body inline or, when large,
+    /// its link.
+    static func wire(_ blocks: [Block]) -> IPLD {
+        .list(
+            blocks.enumerated().map { index, block in
+                index == 3 && block.bytes.count > inlineBodyLimit ? .link(block.cid) : .bytes(block.bytes)
+            }
+        )
+    }
+
+    /// Replaces body links by the bodies' bytes, fetching them (in parallel) through the exchange.
+    /// A body is only fetched for a record whose signature verifies and whose event links to it,
+    /// so a forged record never makes this node fetch and keep anything.
+    func resolveBodies(_ lists: [[IPLD]], thread: ThreadID) async throws -> [[IPLD]] {
+        let fetch = fetchBlock
+        guard lists.contains(where: { $0.count == 4 && $0[3].linkValue != nil }) else { return lists }
+        guard let key = try logstore.key(of: thread) else { throw ThreadsError.unknownThread(thread) }
+        return try await withThrowingTaskGroup(of: (Int, [UInt8]).self) { group in
+            var out = lists
+            for (index, list) in lists.enumerated() {
+                guard list.count == 4, let link = list[3].linkValue else { continue }
+                guard let rawRecord = list[0].bytesValue, let rawEvent = list[1].bytesValue else {
+                    throw ThreadsError.malformed("a record travels as record, event, header, body")
+                }
+                let record = try ThreadRecord.open(
+                    try Block(bytes: rawRecord, codec: Multicodec.dagCBOR),
+                    thread: thread,
+                    key: key
+                )
+                let event = try Block(bytes: rawEvent, codec: Multicodec.dagCBOR)
+                guard event.cid == record.event, try ThreadRecord.eventLinks(event).body == link else {
+                    throw ThreadsError.malformed("the body link is not the record's")
+                }
+                group.addTask {
+                    let bytes = try await fetch(link)
+                    // The fetched bytes must be the linked block (the exchange checks too).
+                    guard (try? Block(cid: link, bytes: bytes)) != nil else {
+                        throw ThreadsError.malformed("body \(link) does not match its link")
+                    }
+                    return (index, bytes)
+                }
+            }
+            for try await (index, bytes) in group { out[index][3] = .bytes(bytes) }
+            return out
+        }
     }
 
     /// Registers the protocol's handlers; the replicator is made after the connection manager, so
@@ -144,14 +208,15 @@ public actor Replicator {
             var items: [IPLD] = []
             var bytes = 0
             for (_, entry) in entries {
-                let blocks = try [entry.record, entry.event, entry.header, entry.body].map { cid -> IPLD in
+                let blocks = try [entry.record, entry.event, entry.header, entry.body].map { cid -> Block in
                     guard let data = try logstore.blockstore.get(cid) else {
                         throw ThreadsError.store("block \(cid) missing")
                     }
-                    bytes += data.count
-                    return .bytes(data)
+                    return Block(unchecked: cid, bytes: data)
                 }
-                items.append(.list(blocks))
+                let item = Self.wire(blocks)
+                bytes += item.listValue?.reduce(0) { $0 + ($1.bytesValue?.count ?? 40) } ?? 0
+                items.append(item)
                 if bytes > 2 << 20 { break }  // stays well inside a 4 MiB frame
             }
             return try DagCBOR.encode(.map(["records": .list(items)]))
@@ -171,7 +236,7 @@ public actor Replicator {
             let message = IPLD.map([
                 "op": .string("push"), "thread": .bytes(thread.bytes),
                 "proof": .bytes(Self.proof(thread: thread, key: key, peer: manager.localPeer)),
-                "blocks": .list(blocks.all.map { .bytes($0.bytes) }),
+                "blocks": Self.wire(blocks.all),
             ])
             guard let payload = try? DagCBOR.encode(message) else { continue }
             try? await connection.message(Self.protocolName, payload)
@@ -185,11 +250,19 @@ public actor Replicator {
             guard let list = fields["blocks"]?.listValue, list.count == 4 else {
                 throw ThreadsError.malformed("a push carries 4 blocks")
             }
+            if list.count == 4 && list[3].linkValue != nil {
+                // A body to fetch through the exchange: this handler holds the connection's reads
+                // (ordered messages), so the fetch could never see its answer here. A pull, in
+                // its own task, gets the record and its body.
+                Task { await self.pull(thread, from: peer) }
+                return
+            }
             do {
                 try ingest([list], into: thread)
             } catch ThreadsError.brokenChain {
-                // A gap (we missed earlier records): fetch them from the sender.
-                await pull(thread, from: peer)
+                // A gap (we missed earlier records): fetch them from the sender, in a task of its
+                // own (this handler holds the connection's reads, which the pull's answers need).
+                Task { await self.pull(thread, from: peer) }
             }
         } catch {
             logger.notice("refused a pushed record", metadata: ["peer": "\(peer)", "reason": "\(error)"])
@@ -322,7 +395,11 @@ public actor Replicator {
                     }
                     return list
                 }
-                let verified = try await Self.verify(lists, thread: thread, logstore: logstore)
+                let verified = try await Self.verify(
+                    try await resolveBodies(lists, thread: thread),
+                    thread: thread,
+                    logstore: logstore
+                )
                 let stored = try logstore.ingest(verified: verified, into: thread)
                 announce(stored, in: thread)
                 guard let last = stored.last, last.sequence >= next else { break }

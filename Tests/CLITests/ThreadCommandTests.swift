@@ -55,35 +55,56 @@ import Testing
             ]
         )
 
+        // A large record travels by link, its body through the block exchange.
+        let large = "{\"big\": \"" + String(repeating: "y", count: 60_000) + "\"}"
+        let addLarge = try await CLIRunner.run(
+            ["thread", "add-record", id, "--repo", a.repo],
+            stdin: Array(large.utf8)
+        )
+        #expect(addLarge.status == 0, "\(addLarge.stderr)")
+        #expect(
+            try await Self.eventually {
+                try await Self.records(b, id).contains {
+                    (($0["body"] as? [String: Any])?["big"] as? String)?.count == 60_000
+                }
+            }
+        )
+
         // b writes; a receives it at once (push).
         _ = try await CLIRunner.run(
             ["thread", "add-record", id, "--repo", b.repo],
             stdin: Array("{\"from\": \"b\"}".utf8)
         )
-        #expect(try await Self.eventually { try await Self.records(a, id).count == 4 })
+        #expect(try await Self.eventually { try await Self.records(a, id).count == 5 })
 
         // A replica stores everything but reads nothing.
         let replicaInvite = try await CLIRunner.run(["thread", "invite", id, "--role", "replica", "--repo", a.repo])
             .trimmedStdout
         let joinReplica = try await CLIRunner.run(["thread", "join", replicaInvite, "--repo", c.repo])
         #expect(joinReplica.status == 0, "\(joinReplica.stderr)")
-        #expect(try await Self.eventually { try await Self.records(c, id).count == 4 })
+        #expect(try await Self.eventually { try await Self.records(c, id).count == 5 })
         #expect(try await Self.records(c, id).allSatisfy { $0["body"] == nil })
         let info = try Self.json(try await CLIRunner.run(["thread", "info", id, "--repo", c.repo])) as? [String: Any]
         #expect(info?["canRead"] as? Bool == false)
 
         // Roles: b's log is a writer; the owner revokes it, and b can no longer write.
-        let members = try Self.json(try await CLIRunner.run(["thread", "members", id, "--repo", a.repo])) as? [String: Any]
+        let members =
+            try Self.json(try await CLIRunner.run(["thread", "members", id, "--repo", a.repo])) as? [String: Any]
         let logs = (members?["logs"] as? [[String: Any]]) ?? []
         let writerLog = try #require(logs.first { $0["role"] as? String == "writer" }?["log"] as? String)
         #expect(logs.contains { $0["role"] as? String == "owner" })
         let revoke = try await CLIRunner.run(["thread", "revoke", id, writerLog, "--repo", a.repo])
         #expect(revoke.status == 0, "\(revoke.stderr)")
         #expect((try Self.json(revoke) as? [String: Any])?["epoch"] as? Int == 1)
-        #expect(try await Self.eventually {
-            let result = try await CLIRunner.run(["thread", "add-record", id, "--repo", b.repo], stdin: Array("{}".utf8))
-            return result.status != 0 && result.stderr.contains("not a writer")
-        })
+        #expect(
+            try await Self.eventually {
+                let result = try await CLIRunner.run(
+                    ["thread", "add-record", id, "--repo", b.repo],
+                    stdin: Array("{}".utf8)
+                )
+                return result.status != 0 && result.stderr.contains("not a writer")
+            }
+        )
         let notOwner = try await CLIRunner.run(["thread", "invite", id, "--role", "writer", "--repo", b.repo])
         #expect(notOwner.status != 0)
 
@@ -99,7 +120,7 @@ import Testing
         #expect(await CLIRunner.blockingValue { b.stop() } == 0)
         let b2 = DaemonTests.Daemon(repo: b.repo)
         try await CLIRunner.blocking { try b2.start() }
-        #expect(try await Self.records(b2, id).count == 4)
+        #expect(try await Self.records(b2, id).count == 5)
         for daemon in [a, b2, c] { #expect(await CLIRunner.blockingValue { daemon.stop() } == 0) }
     }
 
