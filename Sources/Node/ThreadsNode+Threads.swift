@@ -84,6 +84,10 @@ extension ThreadsNode {
                 ["log": log.description, "role": role.rawValue]
             }
             return ["peers": peers, "logs": logs]
+        case "thread.delete":
+            let id = try thread()
+            try logstore.deleteThread(id)
+            return ["deleted": id.description]
         case "thread.revoke":
             let id = try thread()
             guard let text = request["log"] as? String, let log = try? PeerID(text) else {

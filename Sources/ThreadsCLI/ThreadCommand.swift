@@ -8,7 +8,8 @@ struct ThreadCommand: AsyncParsableCommand {
         commandName: "thread",
         abstract: "Create, share, join and inspect threads (needs a running threadsd for the repo).",
         subcommands: [
-            Create.self, List.self, Info.self, Members.self, Invite.self, Join.self, Revoke.self, AddRecord.self,
+            Create.self, List.self, Info.self, Members.self, Invite.self, Join.self, Revoke.self, Delete.self,
+            AddRecord.self,
             Records.self,
         ]
     )
@@ -123,6 +124,20 @@ struct ThreadCommand: AsyncParsableCommand {
         func run() async throws {
             try ThreadCommand.printJSON(
                 try await ThreadCommand.call(repoOptions, ["command": "thread.revoke", "id": id, "log": log])
+            )
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Delete a thread from this node: its keys, logs and every block of its records."
+        )
+        @OptionGroup var repoOptions: RepoOptions
+        @Argument(help: "Thread ID.") var id: String
+
+        func run() async throws {
+            try ThreadCommand.printJSON(
+                try await ThreadCommand.call(repoOptions, ["command": "thread.delete", "id": id])
             )
         }
     }

@@ -121,6 +121,11 @@ import Testing
         let b2 = DaemonTests.Daemon(repo: b.repo)
         try await CLIRunner.blocking { try b2.start() }
         #expect(try await Self.records(b2, id).count == 5)
+        // Deleting the thread on c removes it there only.
+        let deleted = try await CLIRunner.run(["thread", "delete", id, "--repo", c.repo])
+        #expect(deleted.status == 0, "\(deleted.stderr)")
+        #expect(try Self.json(try await CLIRunner.run(["thread", "list", "--repo", c.repo])) as? [String] == [])
+        #expect(try Self.json(try await CLIRunner.run(["thread", "list", "--repo", a.repo])) as? [String] == [id])
         for daemon in [a, b2, c] { #expect(await CLIRunner.blockingValue { daemon.stop() } == 0) }
     }
 
