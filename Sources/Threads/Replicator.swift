@@ -30,8 +30,11 @@ public actor Replicator {
     let logger: Logger
     let pullInterval: Duration
     var tasks: [Task<Void, Never>] = []
-    /// Pulls under way, so a burst of pushes with gaps starts one pull per peer and thread.
-    var pulling: Set<String> = []
+    /// Pulls under way, per thread and peer: one runs at a time; a caller that finds one running
+    /// waits for it and then pulls again, so a returned pull has seen everything the peer had
+    /// when it was called.
+    var pulling: [String: (id: Int, task: Task<Int, Never>)] = [:]
+    var nextPull = 0
     var subscribers: [Int: AsyncStream<(ThreadID, ThreadRecord)>.Continuation] = [:]
     var nextSubscriber = 0
 
@@ -314,15 +317,29 @@ public actor Replicator {
     @discardableResult
     public func pull(_ thread: ThreadID, from peer: PeerID) async -> Int {
         let tag = "\(thread)/\(peer)"
-        guard !pulling.contains(tag) else { return 0 }
-        pulling.insert(tag)
-        defer { pulling.remove(tag) }
-        do {
-            return try await pullOnce(thread, from: peer)
-        } catch {
-            logger.info("pull failed", metadata: ["peer": "\(peer)", "thread": "\(thread)", "reason": "\(error)"])
-            return 0
+        var earlier = 0
+        while let running = pulling[tag] {
+            earlier += await running.task.value
+            // Finished: clear it here too, in case its owner has not resumed yet.
+            if pulling[tag]?.id == running.id { pulling[tag] = nil }
         }
+        let id = nextPull
+        nextPull += 1
+        let task = Task {
+            do {
+                return try await self.pullOnce(thread, from: peer)
+            } catch {
+                self.logger.info(
+                    "pull failed",
+                    metadata: ["peer": "\(peer)", "thread": "\(thread)", "reason": "\(error)"]
+                )
+                return 0
+            }
+        }
+        pulling[tag] = (id, task)
+        let count = await task.value
+        if pulling[tag]?.id == id { pulling[tag] = nil }
+        return earlier + count
     }
 
     private func pullOnce(_ thread: ThreadID, from peer: PeerID) async throws -> Int {
