@@ -522,7 +522,11 @@ public final class Logstore: Sendable {
                         )
                         batch.append(contentsOf: indexWrites(record, entry: entry, in: id))
                         if let acl = record.acl { batch.append(contentsOf: aclWrites(acl, in: id)) }
-                        blocks += [incoming.record, incoming.event, incoming.header, incoming.body]
+                        // Record, event and header of a record new to its log are new blocks (each
+                        // holds a fresh nonce or links to one); a body may be here already (fetched
+                        // through the exchange).
+                        blocks += [incoming.record, incoming.event, incoming.header]
+                        if try !blockstore.has(incoming.body.cid) { blocks.append(incoming.body) }
                         heads[record.log] = Head(cid: record.cid, sequence: record.sequence)
                         accepted.append(record)
                     } catch {
@@ -530,7 +534,7 @@ public final class Logstore: Sendable {
                         break
                     }
                 }
-                if !blocks.isEmpty { try blockstore.put(blocks, alongWith: batch, sync: true) }
+                if !blocks.isEmpty { try blockstore.put(blocks, alongWith: batch, sync: true, new: true) }
                 if let key { cache.withLock { $0.keys[id] = key } }
                 if let failure { throw failure }
                 return accepted
@@ -572,10 +576,14 @@ public final class Logstore: Sendable {
     /// The checks of Specs/threads.md that need no log state: hashes, decryption, fields,
     /// signature, and that the event, header and body are the record's. Safe to run on many
     /// records at once, off any lock.
-    public func verify(_ incoming: IncomingRecord, in id: ThreadID) throws(ThreadsError) -> VerifiedRecord {
+    /// `hashed`: the caller made the blocks from their bytes (`Block(bytes:codec:)`), so their CIDs
+    /// are the hashes already and need no second pass.
+    public func verify(_ incoming: IncomingRecord, in id: ThreadID, hashed: Bool = false) throws(ThreadsError)
+        -> VerifiedRecord
+    {
         guard let key = try key(of: id) else { throw .unknownThread(id) }
         // The blocks must be what their CIDs say (a block made with init(unchecked:) is re-hashed).
-        for part in [incoming.record, incoming.event, incoming.header, incoming.body] {
+        for part in [incoming.record, incoming.event, incoming.header, incoming.body] where !hashed {
             guard (try? Block(cid: part.cid, bytes: part.bytes)) != nil else {
                 throw .malformed("block \(part.cid) does not match its CID")
             }

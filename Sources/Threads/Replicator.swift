@@ -454,7 +454,7 @@ extension Replicator {
                             header: try Block(bytes: raw[2], codec: Multicodec.dagCBOR),
                             body: try Block(bytes: raw[3], codec: Multicodec.dagCBOR)
                         )
-                        out.append(try logstore.verify(incoming, in: thread))
+                        out.append(try logstore.verify(incoming, in: thread, hashed: true))
                     }
                     return (chunk, out)
                 }
