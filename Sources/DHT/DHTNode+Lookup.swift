@@ -263,9 +263,8 @@ extension DHTNode {
             }
         }
         let republish = ProviderStore.milliseconds(options.republishInterval)
-        for (key, entry) in provided where entry.announced + republish <= now {
+        for entry in provided.values where entry.announced + republish <= now {
             _ = await provide(entry.cid, addresses: entry.addresses)
-            _ = key
         }
         if let own = ownRecord, ownRecordPublished + republish <= now {
             _ = await publishPeerRecord(addresses: own.addresses)

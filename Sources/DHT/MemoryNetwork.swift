@@ -1,11 +1,11 @@
-import Foundation
+import Synchronization
 
 /// An in-memory datagram network for tests and simulations: sockets addressed by `UDPEndpoint`
 /// that deliver to each other without the kernel, so hundreds of nodes run in one process with
 /// exactly the DHT code a UDP socket would drive.
 public final class MemoryNetwork: Sendable {
-    private let state = NSLockedBox<[UDPEndpoint: AsyncStream<Datagram>.Continuation]>([:])
-    private let counter = NSLockedBox<UInt64>(0)
+    private let state = Mutex<[UDPEndpoint: AsyncStream<Datagram>.Continuation]>([:])
+    private let counter = Mutex<UInt64>(0)
 
     public init() {}
 
@@ -44,19 +44,5 @@ public struct MemorySocket: DatagramSocket {
 
     public func close() async {
         network.disconnect(localEndpoint)
-    }
-}
-
-/// A value behind a lock.
-final class NSLockedBox<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value
-
-    init(_ value: Value) { self.value = value }
-
-    func withLock<T>(_ body: (inout Value) -> T) -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return body(&value)
     }
 }

@@ -149,7 +149,7 @@ extension Exchange {
         }
         guard
             let best = candidates.min(by: {
-                score($0.value, root: state.root, cid: cid) < score($1.value, root: state.root, cid: cid)
+                score($0.value) < score($1.value)
             })?
             .key
         else {
@@ -178,7 +178,7 @@ extension Exchange {
     }
 
     /// Lower is better: fewer blocks outstanding with a faster peer.
-    private func score(_ peer: SessionPeer, root: CID, cid: CID) -> Double {
+    private func score(_ peer: SessionPeer) -> Double {
         let latency = peer.latency ?? 0.05
         return Double(peer.inFlight + 1) * latency * (peer.lacksRoot ? 100 : 1)
     }
@@ -320,7 +320,7 @@ extension Exchange {
             for (peer, addresses) in found where peer != local && !reached.contains(peer) {
                 if (try? await manager.connect(to: peer, addresses: addresses)) != nil { reached.append(peer) }
             }
-            await self.providerSearchDone(id, reached: reached)
+            self.providerSearchDone(id, reached: reached)
         }
     }
 

@@ -3,15 +3,12 @@ import Foundation
 import Logging
 import Multiformats
 import Store
-import Synchronization
 import Transport
 
-/// Finds and announces providers of content (the node backs this with the DHT).
+/// Finds providers of content (the node backs this with the DHT).
 public protocol ProviderRouting: Sendable {
     /// Peers that announced `cid`, with where to dial them.
     func findProviders(_ cid: CID, wanted: Int) async -> [(peer: PeerID, addresses: [Multiaddr])]
-    /// Announces this node as a provider of `cid`.
-    func provide(_ cid: CID) async
 }
 
 /// The bitswap-like block exchange of Specs/exchange.md: serves the blocks peers want from the
@@ -71,9 +68,9 @@ public actor Exchange {
 
     /// Registers the protocol with the connection's handlers. The exchange is made after the
     /// connection manager (which needs the handlers), so the handler reaches it through `slot`.
-    public static func register(in protocols: inout MuxProtocols, slot: ExchangeSlot) {
+    public static func register(in protocols: inout MuxProtocols, slot: Slot<Exchange>) {
         protocols.handleOrderedMessages(protocolName) { request in
-            guard let exchange = slot.exchange else { return }
+            guard let exchange = slot.value else { return }
             await exchange.receiveRaw(request.payload, from: request.remotePeer)
         }
     }
@@ -314,16 +311,4 @@ public actor Exchange {
     }
 
     public var ledgerSummaries: [LedgerSummary] { ledgers.keys.sorted().compactMap { ledger(of: $0) } }
-}
-
-/// Where a connection handler finds the exchange once it exists.
-public final class ExchangeSlot: Sendable {
-    private let value = Mutex<Exchange?>(nil)
-
-    public init() {}
-
-    public var exchange: Exchange? {
-        get { value.withLock { $0 } }
-        set { value.withLock { $0 = newValue } }
-    }
 }

@@ -49,7 +49,7 @@ extension ThreadsNode {
             case "dht.provide":
                 guard let dht else { return failure("the DHT is not running") }
                 let content = try cid("cid")
-                let addresses = dialableAddresses.filter { $0.components.count > 1 && $0.components[1].proto == .tcp }
+                let addresses = dialableAddresses.filter(\.isTCP)
                 let stored = await dht.provide(content, addresses: addresses)
                 return ok(["cid": content.description, "stored": stored])
             case "dht.providers":

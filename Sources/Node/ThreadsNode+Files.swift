@@ -83,7 +83,3 @@ extension ThreadsNode {
         }
     }
 }
-
-extension Multiaddr {
-    var isTCP: Bool { components.count > 1 && components[1].proto == .tcp }
-}

@@ -21,7 +21,7 @@ extension ThreadsNode {
     /// Announces this node as a member of `thread` in the DHT (republished with the DHT's other
     /// provider records).
     func announce(_ thread: ThreadID, key: ThreadKey) async {
-        let tcp = dialableAddresses.filter { $0.components.count > 1 && $0.components[1].proto == .tcp }
+        let tcp = dialableAddresses.filter(\.isTCP)
         await dht?.provide(Self.rendezvous(thread, key: key), addresses: tcp)
     }
 
@@ -106,9 +106,7 @@ extension ThreadsNode {
             }
             guard let key = try logstore.key(of: id) else { throw ThreadsError.unknownThread(id) }
             guard
-                let address = dialableAddresses.first(where: {
-                    $0.components.count > 1 && $0.components[1].proto == .tcp
-                })
+                let address = dialableAddresses.first(where: \.isTCP)
             else {
                 throw NodeError("this node has no TCP address to put in an invite")
             }

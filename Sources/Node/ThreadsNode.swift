@@ -46,9 +46,9 @@ public actor ThreadsNode {
             ])
             return .single(try DagCBOR.encode(answer))
         }
-        let slot = ExchangeSlot()
+        let slot = Slot<Exchange>()
         Exchange.register(in: &protocols, slot: slot)
-        let replicatorSlot = ReplicatorSlot()
+        let replicatorSlot = Slot<Replicator>()
         Replicator.register(in: &protocols, slot: replicatorSlot)
         let routing = NodeRouting()
         manager = ConnectionManager(
@@ -57,7 +57,7 @@ public actor ThreadsNode {
             peerstore: Peerstore(database: repo.database)
         )
         exchange = Exchange(blockstore: repo.blockstore, manager: manager, routing: routing)
-        slot.exchange = exchange
+        slot.value = exchange
         logstore = Logstore(database: repo.database, blockstore: repo.blockstore)
         let exchange = self.exchange
         replicator = Replicator(
@@ -65,7 +65,7 @@ public actor ThreadsNode {
             manager: manager,
             fetchBlock: { cid in try await exchange.block(cid) }
         )
-        replicatorSlot.replicator = replicator
+        replicatorSlot.value = replicator
         self.routing = routing
     }
 
@@ -76,8 +76,8 @@ public actor ThreadsNode {
     /// address's IP and port number, or any free port when that one is taken.
     public func start(listen: [Multiaddr]) async throws -> [String] {
         var lines: [String] = []
-        let tcp = listen.filter { $0.components.count > 1 && $0.components[1].proto == .tcp }
-        let udp = listen.filter { $0.components.count > 1 && $0.components[1].proto == .udp }
+        let tcp = listen.filter(\.isTCP)
+        let udp = listen.filter(\.isUDP)
         if let other = listen.first(where: { !tcp.contains($0) && !udp.contains($0) }) {
             throw NodeError("cannot listen on \(other): use /ip4|ip6/<host>/tcp/<port> or …/udp/<port>")
         }
@@ -118,7 +118,7 @@ public actor ThreadsNode {
         let dht = DHTNode(identity: repo.identity, socket: socket, database: repo.database)
         await dht.start()
         self.dht = dht
-        routing.attach(dht: dht, addresses: advertised)
+        routing.dht.value = dht
         await exchange.start()
         await replicator.start()
         lines.append("Listening on \(socket.localEndpoint.multiaddr)/p2p/\(peerID)")
@@ -210,7 +210,7 @@ public actor ThreadsNode {
             guard let record = await dht?.findPeer(peer) else {
                 throw NodeError("no address known for \(peer), and the DHT has no peer record for it")
             }
-            let dialable = record.addresses.filter { $0.components.count > 1 && $0.components[1].proto == .tcp }
+            let dialable = record.addresses.filter(\.isTCP)
             guard !dialable.isEmpty else { throw NodeError("the DHT peer record of \(peer) lists no TCP address") }
             return try await manager.connect(to: peer, addresses: dialable).remotePeer
         }
@@ -226,24 +226,13 @@ public actor ThreadsNode {
     }
 }
 
-/// Provider search and announcements for the exchange, through the DHT once it runs.
+/// Provider search for the exchange, through the DHT once it runs.
 final class NodeRouting: ProviderRouting {
-    private let state = Mutex<(DHTNode?, AdvertisedAddresses?)>((nil, nil))
-
-    func attach(dht: DHTNode, addresses: AdvertisedAddresses) {
-        state.withLock { $0 = (dht, addresses) }
-    }
+    let dht = Slot<DHTNode>()
 
     func findProviders(_ cid: CID, wanted: Int) async -> [(peer: PeerID, addresses: [Multiaddr])] {
-        guard let dht = state.withLock({ $0.0 }) else { return [] }
+        guard let dht = dht.value else { return [] }
         return await dht.findProviders(cid, wanted: wanted).map { ($0.provider, $0.addresses) }
-    }
-
-    func provide(_ cid: CID) async {
-        let (dht, advertised) = state.withLock { $0 }
-        guard let dht, let advertised else { return }
-        let tcp = advertised.current.0.filter { $0.components.count > 1 && $0.components[1].proto == .tcp }
-        await dht.provide(cid, addresses: tcp)
     }
 }
 

@@ -19,8 +19,15 @@ public final class Logstore: Sendable {
     /// appends still being committed are kept here, so the next append builds on them.
     private let writer = Mutex<WriterState>(WriterState())
     private let committer: GroupCommitter
-    /// Thread keys and own log keys as read from the store: appends need both every time.
-    private let cache = Mutex<(keys: [ThreadID: ThreadKey], logKeys: [ThreadID: Ed25519.PrivateKey])>(([:], [:]))
+    /// Thread keys, own log keys and owners as read from the store: appends need them every time.
+    private let cache = Mutex<Cache>(Cache())
+
+    private struct Cache {
+        var keys: [ThreadID: ThreadKey] = [:]
+        var logKeys: [ThreadID: Ed25519.PrivateKey] = [:]
+        /// An access-controlled thread's owner never changes once recorded.
+        var owners: [ThreadID: PeerID] = [:]
+    }
 
     struct WriterState {
         var clock = HybridLogicalClock()
@@ -83,12 +90,14 @@ public final class Logstore: Sendable {
 
     private func threadKey(_ id: ThreadID, _ suffix: String) -> [UInt8] { id.bytes + Array("/\(suffix)".utf8) }
 
-    private func logPrefix(_ id: ThreadID, _ log: PeerID) -> [UInt8] {
-        id.bytes + [UInt8(ascii: "/"), UInt8(log.bytes.count)] + log.bytes
+    /// Heads live apart from the record index, so listing a thread's heads reads only heads.
+    private func headKey(_ id: ThreadID, _ log: PeerID) -> [UInt8] {
+        id.bytes + Array("/head/".utf8) + log.bytes
     }
 
     private func indexKey(_ id: ThreadID, _ log: PeerID, _ sequence: UInt64) -> [UInt8] {
-        logPrefix(id, log) + Array("/r/".utf8) + withUnsafeBytes(of: sequence.bigEndian) { Array($0) }
+        id.bytes + Array("/rec/".utf8) + [UInt8(log.bytes.count)] + log.bytes + [UInt8(ascii: "/")]
+            + withUnsafeBytes(of: sequence.bigEndian) { Array($0) }
     }
 
     private func wrap<T>(_ body: () throws -> T) throws(ThreadsError) -> T {
@@ -106,13 +115,19 @@ public final class Logstore: Sendable {
             if let owner { threadSpace.put(threadKey(id, "owner"), owner.bytes, in: &batch) }
             try database.write(batch, sync: true)
         }
-        cache.withLock { $0.keys[id] = key }
+        cache.withLock {
+            $0.keys[id] = key
+            $0.owners[id] = owner
+        }
     }
 
     /// The owner log of an access-controlled thread.
     public func owner(of id: ThreadID) throws(ThreadsError) -> PeerID? {
-        guard let raw = try wrap({ try threadSpace.get(threadKey(id, "owner")) }) else { return nil }
-        return try? PeerID(bytes: raw)
+        if let cached = cache.withLock({ $0.owners[id] }) { return cached }
+        guard let raw = try wrap({ try threadSpace.get(threadKey(id, "owner")) }), let owner = try? PeerID(bytes: raw)
+        else { return nil }
+        cache.withLock { $0.owners[id] = owner }
+        return owner
     }
 
     /// Makes `logKey` this node's log key in the thread (the one an invite handed over).
@@ -166,12 +181,10 @@ public final class Logstore: Sendable {
 
     /// The logs of a thread with their heads.
     public func heads(of id: ThreadID) throws(ThreadsError) -> [PeerID: Head] {
+        let prefix = id.bytes + Array("/head/".utf8)
         var out: [PeerID: Head] = [:]
-        for (key, value) in try wrap({ try logSpace.scan(prefix: id.bytes + [UInt8(ascii: "/")]) }) {
-            guard key.hasSuffix("/head"), let head = Self.decodeHead(value) else { continue }
-            let start = id.bytes.count + 2
-            let length = Int(key[id.bytes.count + 1])
-            guard key.count >= start + length, let log = try? PeerID(bytes: key[start..<start + length]) else {
+        for (key, value) in try wrap({ try logSpace.scan(prefix: prefix) }) {
+            guard let log = try? PeerID(bytes: key.dropFirst(prefix.count)), let head = Self.decodeHead(value) else {
                 continue
             }
             out[log] = head
@@ -180,7 +193,7 @@ public final class Logstore: Sendable {
     }
 
     public func head(of log: PeerID, in id: ThreadID) throws(ThreadsError) -> Head? {
-        try wrap { try logSpace.get(logPrefix(id, log) + Array("/head".utf8)) }.flatMap(Self.decodeHead)
+        try wrap { try logSpace.get(headKey(id, log)) }.flatMap(Self.decodeHead)
     }
 
     static func encodeHead(_ head: Head) -> [UInt8] {
@@ -606,7 +619,7 @@ public final class Logstore: Sendable {
         var extra = WriteBatch()
         logSpace.put(indexKey(id, record.log, record.sequence), Self.encodeEntry(entry), in: &extra)
         logSpace.put(
-            logPrefix(id, record.log) + Array("/head".utf8),
+            headKey(id, record.log),
             Self.encodeHead(Head(cid: record.cid, sequence: record.sequence)),
             in: &extra
         )
@@ -675,6 +688,7 @@ public final class Logstore: Sendable {
         cache.withLock {
             $0.keys[id] = nil
             $0.logKeys[id] = nil
+            $0.owners[id] = nil
         }
         writer.withLock { state in state.pendingHeads = state.pendingHeads.filter { !$0.key.starts(with: id.bytes) } }
         let heads = try heads(of: id)
@@ -696,11 +710,5 @@ public final class Logstore: Sendable {
             for cid in blocks { try blockstore.delete(cid) }
             try blockstore.sync()
         }
-    }
-}
-
-extension [UInt8] {
-    func hasSuffix(_ text: String) -> Bool {
-        count >= text.utf8.count && suffix(text.utf8.count).elementsEqual(text.utf8)
     }
 }

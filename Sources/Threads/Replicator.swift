@@ -4,7 +4,6 @@ import Logging
 import Multiformats
 import Sodium
 import Store
-import Synchronization
 import Transport
 
 /// Replication of thread logs over `/threads/log/1` (Specs/threads.md, "Replication"): new
@@ -130,13 +129,13 @@ public actor Replicator {
 
     /// Registers the protocol's handlers; the replicator is made after the connection manager, so
     /// the handlers reach it through `slot`.
-    public static func register(in protocols: inout MuxProtocols, slot: ReplicatorSlot) {
+    public static func register(in protocols: inout MuxProtocols, slot: Slot<Replicator>) {
         protocols.handleRequests(protocolName) { request in
-            guard let replicator = slot.replicator else { throw ThreadsError.notAllowed("not ready") }
+            guard let replicator = slot.value else { throw ThreadsError.notAllowed("not ready") }
             return .single(try await replicator.serve(request.payload, from: request.remotePeer))
         }
         protocols.handleOrderedMessages(protocolName) { request in
-            await slot.replicator?.receivePush(request.payload, from: request.remotePeer)
+            await slot.value?.receivePush(request.payload, from: request.remotePeer)
         }
     }
 
@@ -261,7 +260,7 @@ public actor Replicator {
                 return
             }
             do {
-                try ingest([list], into: thread)
+                try ingest(list, into: thread)
             } catch ThreadsError.brokenChain {
                 // A gap (we missed earlier records): fetch them from the sender, in a task of its
                 // own (this handler holds the connection's reads, which the pull's answers need).
@@ -272,27 +271,26 @@ public actor Replicator {
         }
     }
 
-    /// Ingests records, each given as its four blocks' bytes (record, event, header, body), in one
-    /// synced write.
+    /// Ingests one pushed record, given as its four blocks' bytes.
     @discardableResult
-    func ingest(_ lists: [[IPLD]], into thread: ThreadID) throws -> [ThreadRecord] {
-        var incoming: [Logstore.IncomingRecord] = []
-        for list in lists {
-            let raw = list.compactMap(\.bytesValue)
-            guard raw.count == 4 else { throw ThreadsError.malformed("a record travels as 4 blocks") }
-            // CIDs are recomputed from the bytes: what arrives is only trusted once hashed.
-            incoming.append(
-                Logstore.IncomingRecord(
-                    record: try Block(bytes: raw[0], codec: Multicodec.dagCBOR),
-                    event: try Block(bytes: raw[1], codec: Multicodec.dagCBOR),
-                    header: try Block(bytes: raw[2], codec: Multicodec.dagCBOR),
-                    body: try Block(bytes: raw[3], codec: Multicodec.dagCBOR)
-                )
-            )
-        }
-        let stored = try logstore.ingest(incoming, into: thread)
+    func ingest(_ list: [IPLD], into thread: ThreadID) throws -> [ThreadRecord] {
+        let verified = try logstore.verify(try Self.incoming(list), in: thread, hashed: true)
+        let stored = try logstore.ingest(verified: [verified], into: thread)
         announce(stored, in: thread)
         return stored
+    }
+
+    /// A record's blocks from their bytes (record, event, header, body). The CIDs are computed
+    /// here: what arrives is only trusted once hashed.
+    static func incoming(_ list: [IPLD]) throws -> Logstore.IncomingRecord {
+        let raw = list.compactMap(\.bytesValue)
+        guard raw.count == 4 else { throw ThreadsError.malformed("a record travels as 4 blocks") }
+        return Logstore.IncomingRecord(
+            record: try Block(bytes: raw[0], codec: Multicodec.dagCBOR),
+            event: try Block(bytes: raw[1], codec: Multicodec.dagCBOR),
+            header: try Block(bytes: raw[2], codec: Multicodec.dagCBOR),
+            body: try Block(bytes: raw[3], codec: Multicodec.dagCBOR)
+        )
     }
 
     // MARK: - Pulling
@@ -446,15 +444,7 @@ extension Replicator {
                 group.addTask {
                     var out: [Logstore.VerifiedRecord] = []
                     for list in part {
-                        let raw = list.compactMap(\.bytesValue)
-                        guard raw.count == 4 else { throw ThreadsError.malformed("a record travels as 4 blocks") }
-                        let incoming = Logstore.IncomingRecord(
-                            record: try Block(bytes: raw[0], codec: Multicodec.dagCBOR),
-                            event: try Block(bytes: raw[1], codec: Multicodec.dagCBOR),
-                            header: try Block(bytes: raw[2], codec: Multicodec.dagCBOR),
-                            body: try Block(bytes: raw[3], codec: Multicodec.dagCBOR)
-                        )
-                        out.append(try logstore.verify(incoming, in: thread, hashed: true))
+                        out.append(try logstore.verify(try incoming(list), in: thread, hashed: true))
                     }
                     return (chunk, out)
                 }
@@ -463,17 +453,5 @@ extension Replicator {
             for try await (chunk, verified) in group { results[chunk] = verified }
             return results.flatMap { $0 }
         }
-    }
-}
-
-/// Where connection handlers find the replicator once it exists.
-public final class ReplicatorSlot: Sendable {
-    private let value = Mutex<Replicator?>(nil)
-
-    public init() {}
-
-    public var replicator: Replicator? {
-        get { value.withLock { $0 } }
-        set { value.withLock { $0 = newValue } }
     }
 }

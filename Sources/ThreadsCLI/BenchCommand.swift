@@ -55,7 +55,7 @@ struct BenchRunner {
                 iterations += 8
                 elapsed = clock.now - start
             } while elapsed < roundDuration
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let seconds = elapsed.seconds
             best = max(best, Double(iterations) / seconds)
         }
         return best
@@ -122,4 +122,9 @@ func formatRate(_ value: Double, decimals: Int = 1) -> String {
 
 func formatPercent(_ ratio: Double) -> String {
     formatRate(ratio * 100, decimals: 1) + " %"
+}
+
+extension Duration {
+    /// The duration in seconds, as a floating-point number.
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

@@ -112,7 +112,7 @@ struct DHTBench: AsyncParsableCommand {
         }
         sizes.sort()
         print(
-            "bootstrap: \(formatRate(Self.seconds(clock.now - started))) s; routing table size median \(sizes[sizes.count / 2]), min \(sizes[0]), max \(sizes[sizes.count - 1])"
+            "bootstrap: \(formatRate((clock.now - started).seconds)) s; routing table size median \(sizes[sizes.count / 2]), min \(sizes[0]), max \(sizes[sizes.count - 1])"
         )
         print("")
 
@@ -178,7 +178,7 @@ struct DHTBench: AsyncParsableCommand {
                         let start = clock.now
                         let result = await asker.findNode(DHTKey(peer: targetPeer))
                         let found = result.closest.contains { $0.peer == targetPeer }
-                        return (found, result.hops, result.messages, Self.seconds(clock.now - start))
+                        return (found, result.hops, result.messages, (clock.now - start).seconds)
                     }
                 }
                 for await (found, hops, messages, seconds) in group {
@@ -196,10 +196,6 @@ struct DHTBench: AsyncParsableCommand {
         let sorted = values.sorted()
         guard !sorted.isEmpty else { return 0 }
         return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * p).rounded(.up)))]
-    }
-
-    private static func seconds(_ d: Duration) -> Double {
-        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
 
     private func progress(_ line: String) {

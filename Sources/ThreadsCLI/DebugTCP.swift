@@ -47,7 +47,7 @@ struct TCPSink: ParsableCommand {
             received += n
         }
         let elapsed = ContinuousClock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = elapsed.seconds
         FileHandle.standardOutput.write(Data("received \(received) seconds \(seconds)\n".utf8))
     }
 }

@@ -120,7 +120,7 @@ struct ExchangeBench: AsyncParsableCommand {
             "threads bench exchange: \(mebibytes) MiB random file, \(netns ? "one network namespace per node (veth + bridge)" : "all nodes on 127.0.0.1")"
         )
         let file = work + "/input"
-        FileManager.default.createFile(atPath: file, contents: nil)
+        _ = FileManager.default.createFile(atPath: file, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: file))
         for _ in 0..<mebibytes { try handle.write(contentsOf: Random.bytes(count: 1 << 20)) }
         try handle.close()

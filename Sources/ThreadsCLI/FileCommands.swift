@@ -203,7 +203,7 @@ final class ProgressBar: Sendable {
     func update(bytes: UInt64, total: UInt64?) {
         guard enabled else { return }
         let elapsed = ContinuousClock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = elapsed.seconds
         let rate = seconds > 0 ? Double(bytes) / seconds : 0
         var line = "\(label) \(Self.size(bytes))"
         if let total, total > 0 {

@@ -46,14 +46,14 @@ struct ThreadsBench: AsyncParsableCommand {
             database = try Database(path: path)
             logstore = Logstore(database: database, blockstore: Blockstore(database: database))
             var protocols = MuxProtocols()
-            let slot = ReplicatorSlot()
+            let slot = Slot<Replicator>()
             Replicator.register(in: &protocols, slot: slot)
             manager = ConnectionManager(
                 transport: SecureTransport(identity: Ed25519.PrivateKey()),
                 protocols: protocols
             )
             replicator = Replicator(logstore: logstore, manager: manager, pullInterval: .seconds(3600))
-            slot.replicator = replicator
+            slot.value = replicator
             address = try (try await manager.listen(on: try Multiaddr("/ip4/127.0.0.1/tcp/0")))
                 .encapsulate(Multiaddr("/p2p/\(manager.localPeer)"))
             await replicator.start()
@@ -67,8 +67,22 @@ struct ThreadsBench: AsyncParsableCommand {
         }
     }
 
-    static func seconds(_ d: Duration) -> Double {
-        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    /// Appends `count` records durably, keeping `inFlight` appends going at once.
+    static func append(_ count: Int, copiesOf body: [UInt8], to thread: ThreadID, in logstore: Logstore, inFlight: Int)
+        async throws
+    {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var issued = 0
+            while issued < min(inFlight, count) {
+                group.addTask { try await logstore.appendDurably(body, to: thread) }
+                issued += 1
+            }
+            while try await group.next() != nil {
+                guard issued < count else { continue }
+                group.addTask { try await logstore.appendDurably(body, to: thread) }
+                issued += 1
+            }
+        }
     }
 
     func run() async throws {
@@ -87,7 +101,7 @@ struct ThreadsBench: AsyncParsableCommand {
             for _ in 0..<64 { blackHole(signer.signature(for: message)) }
             signatures += 64
         }
-        let signRate = Double(signatures) / Self.seconds(clock.now - signStart)
+        let signRate = Double(signatures) / (clock.now - signStart).seconds
 
         // Durable appends with group commit.
         let writer = try await Node()
@@ -95,23 +109,11 @@ struct ThreadsBench: AsyncParsableCommand {
         let key = ThreadKey()
         try writer.logstore.addThread(thread, key: key)
         let appendStart = clock.now
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            var issued = 0
-            for _ in 0..<min(concurrency, appends) {
-                group.addTask { try await writer.logstore.appendDurably(body, to: thread) }
-                issued += 1
-            }
-            while try await group.next() != nil {
-                if issued < appends {
-                    group.addTask { try await writer.logstore.appendDurably(body, to: thread) }
-                    issued += 1
-                }
-            }
-        }
-        let appendRate = Double(appends) / Self.seconds(clock.now - appendStart)
+        try await Self.append(appends, copiesOf: body, to: thread, in: writer.logstore, inFlight: concurrency)
+        let appendRate = Double(appends) / (clock.now - appendStart).seconds
         let sequentialStart = clock.now
         for _ in 0..<500 { try writer.logstore.append(body, to: thread) }
-        let sequentialRate = 500 / Self.seconds(clock.now - sequentialStart)
+        let sequentialRate = 500 / (clock.now - sequentialStart).seconds
 
         // Write-to-visible: b sees each of a's records as it is pushed.
         let reader = try await Node()
@@ -129,7 +131,7 @@ struct ThreadsBench: AsyncParsableCommand {
             let (record, blocks) = try await writer.logstore.appendDurably(body, to: thread)
             await writer.replicator.push(blocks, thread: thread)
             while let (_, seen) = await arrivals.next(), seen.cid != record.cid {}
-            latencies.append(Self.seconds(clock.now - start) * 1000)
+            latencies.append((clock.now - start).seconds * 1000)
         }
         latencies.sort()
 
@@ -137,25 +139,13 @@ struct ThreadsBench: AsyncParsableCommand {
         let source = try await Node()
         let big = ThreadID(variant: .raw)
         try source.logstore.addThread(big, key: key)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            var issued = 0
-            for _ in 0..<min(256, catchUp) {
-                group.addTask { try await source.logstore.appendDurably(body, to: big) }
-                issued += 1
-            }
-            while try await group.next() != nil {
-                if issued < catchUp {
-                    group.addTask { try await source.logstore.appendDurably(body, to: big) }
-                    issued += 1
-                }
-            }
-        }
+        try await Self.append(catchUp, copiesOf: body, to: big, in: source.logstore, inFlight: 256)
         let newcomer = try await Node()
         try newcomer.logstore.addThread(big, key: key)
         _ = try await newcomer.manager.connect(source.address)
         let catchStart = clock.now
         let fetched = await newcomer.replicator.pull(big, from: source.manager.localPeer)
-        let catchRate = Double(fetched) / Self.seconds(clock.now - catchStart)
+        let catchRate = Double(fetched) / (clock.now - catchStart).seconds
         guard fetched == catchUp else { throw CLIError("caught up on \(fetched) of \(catchUp) records") }
 
         var table = BenchTable(header: ["figure", "value", "baseline", "ratio", "target"])

@@ -46,10 +46,6 @@ struct TransportBench: AsyncParsableCommand {
         try await handshakeRate()
     }
 
-    private static func seconds(_ d: Duration) -> Double {
-        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-    }
-
     /// Sends `bytes` in 64 KiB writes over plain TCP; returns MB/s measured at the receiver.
     private func rawTCP(bytes total: Int) async throws -> Double {
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -90,7 +86,7 @@ struct TransportBench: AsyncParsableCommand {
             }
             _ = try await receiver.value
         }
-        return Double(total) / Self.seconds(ContinuousClock.now - start) / 1e6
+        return Double(total) / (ContinuousClock.now - start).seconds / 1e6
     }
 
     private func pair() async throws -> (SecureListener, Multiaddr, SecureTransport) {
@@ -131,7 +127,7 @@ struct TransportBench: AsyncParsableCommand {
             var iterator = done.stream.makeAsyncIterator()
             _ = await iterator.next()
         }
-        let rate = Double(total) / Self.seconds(ContinuousClock.now - start) / 1e6
+        let rate = Double(total) / (ContinuousClock.now - start).seconds / 1e6
         await listener.close()
         return rate
     }
@@ -161,7 +157,7 @@ struct TransportBench: AsyncParsableCommand {
         }
         var iterator = done.makeAsyncIterator()
         _ = await iterator.next()
-        let rate = Double(total) / Self.seconds(ContinuousClock.now - start) / 1e6
+        let rate = Double(total) / (ContinuousClock.now - start).seconds / 1e6
         await connection.close()
         runTask.cancel()
         await listener.close()
@@ -185,7 +181,7 @@ struct TransportBench: AsyncParsableCommand {
         for _ in 0..<requests {
             let start = ContinuousClock.now
             _ = try await connection.request("/threads/ping/1", [1, 2, 3, 4])
-            samples.append(Self.seconds(ContinuousClock.now - start) * 1e6)
+            samples.append((ContinuousClock.now - start).seconds * 1e6)
         }
         samples.sort()
         let p50 = samples[samples.count / 2]
@@ -207,7 +203,7 @@ struct TransportBench: AsyncParsableCommand {
             let connection = try await client.dial(address)
             try await connection.channel.executeThenClose { _, _ in }
         }
-        let rate = Double(handshakes) / Self.seconds(ContinuousClock.now - start)
+        let rate = Double(handshakes) / (ContinuousClock.now - start).seconds
         print(
             "handshakes (TCP connect + Noise XX + identity proofs), one at a time: \(formatRate(rate, decimals: 0))/s"
         )

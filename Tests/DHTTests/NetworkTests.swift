@@ -4,6 +4,7 @@ import Multiformats
 import Sodium
 import Store
 import Testing
+import ThreadsTestKit
 
 @testable import DHT
 
@@ -218,16 +219,16 @@ struct NetworkTests {
         // The oldest answers its ping: it stays, the newcomer waits as a replacement.
         try await members[1].ping(hub.localContact.multiaddr)
         // The hub pings the oldest; once that ping is answered, it is still the bucket's member.
-        try await waitUntil {
+        try await TestKit.waitUntil(timeout: .seconds(20)) {
             await hub.table.replacementContacts(inBucket: 0).contains { $0.peer == members[1].localPeer }
         }
-        try await waitUntil { await hub.pingingOldest.isEmpty }
+        try await TestKit.waitUntil(timeout: .seconds(20)) { await hub.pingingOldest.isEmpty }
         #expect(await hub.table.contains(members[0].localPeer))
         #expect(!(await hub.table.contains(members[1].localPeer)))
         // The oldest dies: the next newcomer's arrival gets it evicted after a failed ping.
         await members[0].stop()
         try await members[2].ping(hub.localContact.multiaddr)
-        try await waitUntil { !(await hub.table.contains(members[0].localPeer)) }
+        try await TestKit.waitUntil(timeout: .seconds(20)) { !(await hub.table.contains(members[0].localPeer)) }
         #expect(!(await hub.table.contains(members[0].localPeer)))
         #expect(await hub.table.contains(members[2].localPeer))
         for node in members { await node.stop() }
@@ -307,15 +308,6 @@ struct NetworkTests {
         #expect(try await nodes[0].ping(nodes[1].localContact.multiaddr).peer == nodes[1].localPeer)
         #expect(await nodes[1].table.contains(nodes[0].localPeer))
         for node in nodes { await node.stop() }
-    }
-}
-
-/// Polls `condition` until it holds, for at most 20 s (machines running the whole suite are slow).
-func waitUntil(_ condition: () async -> Bool) async throws {
-    let deadline = ContinuousClock.now + .seconds(20)
-    while !(await condition()) {
-        guard ContinuousClock.now < deadline else { throw DHTError.stopped }
-        try await Task.sleep(for: .milliseconds(20))
     }
 }
 

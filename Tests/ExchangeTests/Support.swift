@@ -30,11 +30,11 @@ final class TestNode: Sendable {
         database = try Database(path: directory)
         blockstore = Blockstore(database: database)
         var protocols = MuxProtocols()
-        let slot = ExchangeSlot()
+        let slot = Slot<Exchange>()
         Exchange.register(in: &protocols, slot: slot)
         manager = ConnectionManager(transport: SecureTransport(identity: Ed25519.PrivateKey()), protocols: protocols)
         exchange = Exchange(blockstore: blockstore, manager: manager, routing: routing, options: options)
-        slot.exchange = exchange
+        slot.value = exchange
         let bound = try await manager.listen(on: try Multiaddr("/ip4/127.0.0.1/tcp/0"))
         address = try bound.encapsulate(Multiaddr("/p2p/\(manager.localPeer)"))
         await exchange.start()
@@ -50,7 +50,7 @@ final class TestNode: Sendable {
     /// The file under `root`, read from this node's blockstore.
     func read(_ root: CID) async throws -> [UInt8] {
         let path = directory + "-out-\(UUID().uuidString)"
-        FileManager.default.createFile(atPath: path, contents: nil)
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
         defer { try? FileManager.default.removeItem(atPath: path) }
         let handle = try require(FileHandle(forWritingAtPath: path))
         let blockstore = self.blockstore
@@ -82,5 +82,4 @@ struct StaticRouting: ProviderRouting {
     let providers: [(peer: PeerID, addresses: [Multiaddr])]
 
     func findProviders(_ cid: CID, wanted: Int) async -> [(peer: PeerID, addresses: [Multiaddr])] { providers }
-    func provide(_ cid: CID) async {}
 }

@@ -91,16 +91,22 @@ struct TransferTests {
         }
         // Want-blocks without dont-have wait at the provider for blocks it lacks...
         await fetcher.exchange.queue(missing.map { .init(cid: $0, kind: .wantBlock) }, to: provider.peer)
-        try await waitUntil { (await provider.exchange.ledger(of: fetcher.peer)?.queuedWants ?? 0) == 5 }
+        try await TestKit.waitUntil(timeout: .seconds(10)) {
+            (await provider.exchange.ledger(of: fetcher.peer)?.queuedWants ?? 0) == 5
+        }
         // ...until cancelled.
         await fetcher.exchange.queue(missing.prefix(3).map { .init(cid: $0, kind: .cancel) }, to: provider.peer)
-        try await waitUntil { (await provider.exchange.ledger(of: fetcher.peer)?.queuedWants ?? 0) == 2 }
+        try await TestKit.waitUntil(timeout: .seconds(10)) {
+            (await provider.exchange.ledger(of: fetcher.peer)?.queuedWants ?? 0) == 2
+        }
         // A parked want is answered as soon as the block arrives.
         let late = try Block(bytes: Array("missing 4".utf8), codec: Multicodec.raw)
         #expect(late.cid == missing[4])
         try provider.blockstore.put(late)
         await provider.exchange.blocksAdded([late.cid])
-        try await waitUntil { (await provider.exchange.ledger(of: fetcher.peer)?.blocksSent ?? 0) == 1 }
+        try await TestKit.waitUntil(timeout: .seconds(10)) {
+            (await provider.exchange.ledger(of: fetcher.peer)?.blocksSent ?? 0) == 1
+        }
 
         await provider.shutdown()
         await fetcher.shutdown()
@@ -113,7 +119,9 @@ struct TransferTests {
         let missing = CID.v1(codec: Multicodec.raw, multihash: try Multihash.hash([9, 9], using: .sha2_256))
         let task = Task { try await fetcher.exchange.fetch(missing) }
         // The provider says it lacks the block; the session waits on the (slow) provider search.
-        try await waitUntil { (await provider.exchange.ledger(of: fetcher.peer)?.bytesSent ?? 0) > 0 }
+        try await TestKit.waitUntil(timeout: .seconds(10)) {
+            (await provider.exchange.ledger(of: fetcher.peer)?.bytesSent ?? 0) > 0
+        }
         #expect(await fetcher.exchange.isWanted(missing))
         task.cancel()
         await #expect(throws: ExchangeError.cancelled) { try await task.value }
@@ -175,7 +183,9 @@ struct TransferTests {
             }
             try await connection.message(Exchange.protocolName, ExchangeMessage(wants: wants).encoded())
         }
-        try await waitUntil { (await provider.exchange.ledger(of: hostile.peer)?.droppedWants ?? 0) > 0 }
+        try await TestKit.waitUntil(timeout: .seconds(10)) {
+            (await provider.exchange.ledger(of: hostile.peer)?.droppedWants ?? 0) > 0
+        }
         let ledger = try require(await provider.exchange.ledger(of: hostile.peer))
         #expect(ledger.queuedWants <= 1000)
         // Garbage on the protocol is dropped without harming the connection's other traffic.
@@ -193,7 +203,6 @@ struct SlowRouting: ProviderRouting {
         try? await Task.sleep(for: .seconds(60))
         return []
     }
-    func provide(_ cid: CID) async {}
 }
 
 final class KillSwitch: Sendable {
@@ -213,14 +222,5 @@ final class KillSwitch: Sendable {
         state.lock()
         defer { state.unlock() }
         return value
-    }
-}
-
-/// Polls `condition` until it holds (for at most 10 s).
-func waitUntil(_ condition: () async -> Bool) async throws {
-    let deadline = ContinuousClock.now + .seconds(10)
-    while !(await condition()) {
-        guard ContinuousClock.now < deadline else { throw RequireError.missing }
-        try await Task.sleep(for: .milliseconds(20))
     }
 }

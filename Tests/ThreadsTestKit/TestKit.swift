@@ -55,3 +55,25 @@ public struct SeededGenerator: RandomNumberGenerator {
         Int(next() % UInt64(n))
     }
 }
+
+extension TestKit {
+    /// A condition polled by `waitUntil` never held.
+    public struct TimedOut: Error {}
+
+    /// Polls `condition` every 20 ms until it holds or `timeout` passes; an error thrown by the
+    /// condition counts as "not yet". Returns whether it held.
+    public static func eventually(timeout: Duration = .seconds(15), _ condition: () async throws -> Bool) async -> Bool
+    {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if (try? await condition()) == true { return true }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return (try? await condition()) == true
+    }
+
+    /// Like `eventually`, but throws `TimedOut` when the condition never held.
+    public static func waitUntil(timeout: Duration = .seconds(15), _ condition: () async throws -> Bool) async throws {
+        guard await eventually(timeout: timeout, condition) else { throw TimedOut() }
+    }
+}

@@ -4,6 +4,7 @@ import Multiformats
 import Sodium
 import Store
 import Testing
+import ThreadsTestKit
 import Transport
 
 @testable import Threads
@@ -56,11 +57,11 @@ struct AccessControlTests {
         let writer = try await member(of: thread, key: key, owner: owner, logKey: writerKey)
         let reader = try await member(of: thread, key: key, owner: owner, logKey: readerKey)
         let replica = try await member(of: thread, key: key.serviceOnly, owner: owner, logKey: nil)
-        #expect(try await eventually { readable(writer, thread) == ["o1"] && readable(reader, thread) == ["o1"] })
+        #expect(await TestKit.eventually { readable(writer, thread) == ["o1"] && readable(reader, thread) == ["o1"] })
 
         // The writer's record reaches the owner; the reader cannot even build one...
         try await writer.write("w1", to: thread)
-        #expect(try await eventually { readable(owner, thread) == ["o1", "w1"] })
+        #expect(await TestKit.eventually { readable(owner, thread) == ["o1", "w1"] })
         #expect(throws: ThreadsError.self) { try reader.logstore.append(Array("r1".utf8), to: thread) }
         // ...and a record it forges with its log key is refused, with nothing stored.
         let forged = try ThreadRecord.create(
@@ -149,7 +150,7 @@ struct AccessControlTests {
         // records from before the revocation, like everyone else.
         let latecomer = try await member(of: thread, key: key, owner: owner, logKey: nil)
         _ = await latecomer.replicator.pull(thread, from: owner.peer)
-        #expect(try await eventually { try latecomer.recordCount(thread) == (try owner.recordCount(thread)) })
+        #expect(await TestKit.eventually { try latecomer.recordCount(thread) == (try owner.recordCount(thread)) })
 
         // The reader's new key survives a restart.
         try reader.store.reopen()

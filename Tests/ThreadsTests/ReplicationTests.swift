@@ -4,6 +4,7 @@ import Multiformats
 import Sodium
 import Store
 import Testing
+import ThreadsTestKit
 import Transport
 
 @testable import Threads
@@ -20,7 +21,7 @@ final class ThreadsTestNode: @unchecked Sendable {
     init(fetchBlock: Replicator.BlockFetcher? = nil) async throws {
         store = try TempStore()
         var protocols = MuxProtocols()
-        let slot = ReplicatorSlot()
+        let slot = Slot<Replicator>()
         Replicator.register(in: &protocols, slot: slot)
         manager = ConnectionManager(transport: SecureTransport(identity: Ed25519.PrivateKey()), protocols: protocols)
         replicator = Replicator(
@@ -29,7 +30,7 @@ final class ThreadsTestNode: @unchecked Sendable {
             pullInterval: .seconds(3600),
             fetchBlock: fetchBlock
         )
-        slot.replicator = replicator
+        slot.value = replicator
         address = try (try await manager.listen(on: try Multiaddr("/ip4/127.0.0.1/tcp/0"))).encapsulate(
             Multiaddr("/p2p/\(manager.localPeer)")
         )
@@ -65,15 +66,6 @@ final class ThreadsTestNode: @unchecked Sendable {
     }
 }
 
-func eventually(_ condition: () throws -> Bool) async throws -> Bool {
-    let deadline = ContinuousClock.now + .seconds(15)
-    while ContinuousClock.now < deadline {
-        if (try? condition()) == true { return true }
-        try await Task.sleep(for: .milliseconds(20))
-    }
-    return try condition()
-}
-
 @Suite("Replication on loopback", .serialized)
 struct ReplicationTests {
     @Test func membersPullOnConnectReceivePushesAndCatchUp() async throws {
@@ -90,20 +82,20 @@ struct ReplicationTests {
             try node.logstore.addMember(a.peer, to: thread, addresses: [a.address])
         }
         _ = try await b.manager.connect(a.address)
-        #expect(try await eventually { try b.recordCount(thread) == 3 })
+        #expect(await TestKit.eventually { try b.recordCount(thread) == 3 })
         // a now knows b as a member (b proved it): a's next write is pushed at once.
         try await a.write("a3", to: thread)
-        #expect(try await eventually { try b.bodies(thread) == ["a0", "a1", "a2", "a3"] })
+        #expect(await TestKit.eventually { try b.bodies(thread) == ["a0", "a1", "a2", "a3"] })
         // Two writers at once; b's records reach a by push.
         async let fromA: Void = { for n in 4..<8 { try await a.write("a\(n)", to: thread) } }()
         async let fromB: Void = { for n in 0..<4 { try await b.write("b\(n)", to: thread) } }()
         _ = try await (fromA, fromB)
         let expected = (0..<8).map { "a\($0)" } + (0..<4).map { "b\($0)" }
-        #expect(try await eventually { try a.bodies(thread) == expected.sorted() })
-        #expect(try await eventually { try b.bodies(thread) == expected.sorted() })
+        #expect(await TestKit.eventually { try a.bodies(thread) == expected.sorted() })
+        #expect(await TestKit.eventually { try b.bodies(thread) == expected.sorted() })
         // c was offline through all of it and catches up fully on connecting.
         _ = try await c.manager.connect(a.address)
-        #expect(try await eventually { try c.bodies(thread) == expected.sorted() })
+        #expect(await TestKit.eventually { try c.bodies(thread) == expected.sorted() })
         for node in [a, b, c] { await node.shutdown() }
     }
 
@@ -118,7 +110,7 @@ struct ReplicationTests {
         try replica.logstore.addThread(thread, key: key.serviceOnly)
         try replica.logstore.addMember(a.peer, to: thread)
         _ = try await replica.manager.connect(a.address)
-        #expect(try await eventually { try replica.recordCount(thread) == 5 })
+        #expect(await TestKit.eventually { try replica.recordCount(thread) == 5 })
         #expect(throws: ThreadsError.self) { try replica.bodies(thread) }
 
         // Someone with a wrong key for the same thread ID cannot read heads or records.
@@ -142,7 +134,7 @@ struct ReplicationTests {
         try b.logstore.addThread(thread, key: key)
         try b.logstore.addMember(a.peer, to: thread)
         _ = try await b.manager.connect(a.address)
-        #expect(try await eventually { try b.recordCount(thread) == count })
+        #expect(await TestKit.eventually { try b.recordCount(thread) == count })
         for node in [a, b] { await node.shutdown() }
     }
 
@@ -165,12 +157,12 @@ struct ReplicationTests {
         try b.logstore.addThread(thread, key: key)
         try b.logstore.addMember(a.peer, to: thread)
         _ = try await b.manager.connect(a.address)
-        #expect(try await eventually { try b.bodies(thread) == [big, "small"].sorted() })
+        #expect(await TestKit.eventually { try b.bodies(thread) == [big, "small"].sorted() })
         #expect(fetched.count == 1)
         // Pushed records do the same.
         try a.logstore.addMember(b.peer, to: thread)
         try await a.write(big + "2", to: thread)
-        #expect(try await eventually { try b.recordCount(thread) == 3 })
+        #expect(await TestKit.eventually { try b.recordCount(thread) == 3 })
         #expect(fetched.count == 2)
         for node in [a, b] { await node.shutdown() }
     }
@@ -199,7 +191,7 @@ struct ReplicationGapTests {
         _ = try await a.manager.connect(b.address)
         // The pull on connect may already run; either way a push with a gap must end complete.
         try await a.write("late", to: thread)
-        #expect(try await eventually { try b.recordCount(thread) == 4 })
+        #expect(await TestKit.eventually { try b.recordCount(thread) == 4 })
         for node in [a, b] { await node.shutdown() }
     }
 }
