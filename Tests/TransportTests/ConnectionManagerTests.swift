@@ -93,7 +93,10 @@ import Transport
     }
 
     @Test func failingPeersAreBackedOff() async throws {
-        let (a, _) = try await Self.node()
+        // A backoff far longer than a loaded machine takes between the two dials below.
+        var limits = ConnectionManager.Limits()
+        limits.backoffBase = .seconds(60)
+        let (a, _) = try await Self.node(limits: limits)
         let ghost = Ed25519.PrivateKey().publicKey.peerID
         // Port 1 on loopback: nothing listens there.
         let address = try Multiaddr("/ip4/127.0.0.1/tcp/1/p2p/\(ghost)")
