@@ -69,6 +69,7 @@ bench: setup
 	$$($(SWIFT) build -c release --show-bin-path)/threads bench dht
 	$$($(SWIFT) build -c release --show-bin-path)/threads bench exchange
 	$$($(SWIFT) build -c release --show-bin-path)/threads bench threads
+	$$($(SWIFT) build -c release --show-bin-path)/threads bench db
 	@if [ "$$(id -u)" = "0" ]; then $$($(SWIFT) build -c release --show-bin-path)/threads bench exchange --netns; \
 	 else echo "bench: skipping the network-namespace run of bench exchange (needs root)"; fi
 

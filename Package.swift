@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "DHT", targets: ["DHT"]),
         .library(name: "Exchange", targets: ["Exchange"]),
         .library(name: "Threads", targets: ["Threads"]),
+        .library(name: "ThreadsDB", targets: ["ThreadsDB"]),
         .library(name: "Node", targets: ["Node"]),
         .executable(name: "threads", targets: ["ThreadsCLI"]),
         .executable(name: "threadsd", targets: ["ThreadsDaemon"]),
@@ -80,9 +81,17 @@ let package = Package(
             ]
         ),
         .target(
+            name: "ThreadsDB",
+            dependencies: [
+                "Multiformats", "DagCBOR", "Sodium", "Store", "Threads",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "Node",
             dependencies: [
-                "Multiformats", "DagCBOR", "Sodium", "Store", "Transport", "DHT", "Exchange", "Threads",
+                "Multiformats", "DagCBOR", "Sodium", "Store", "Transport", "DHT", "Exchange", "Threads", "ThreadsDB",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -93,7 +102,7 @@ let package = Package(
             name: "ThreadsCLI",
             dependencies: [
                 "CSodium", "CLevelDB", "Multiformats", "DagCBOR", "Sodium", "Store", "Node", "Transport", "DHT",
-                "Exchange", "Threads",
+                "Exchange", "Threads", "ThreadsDB",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -140,6 +149,10 @@ let package = Package(
         .testTarget(
             name: "ThreadsTests",
             dependencies: ["Threads", "Sodium", "Multiformats", "Store", "DagCBOR", "Transport", "ThreadsTestKit"]
+        ),
+        .testTarget(
+            name: "ThreadsDBTests",
+            dependencies: ["ThreadsDB", "Threads", "Sodium", "Multiformats", "Store", "DagCBOR", "ThreadsTestKit"]
         ),
         .testTarget(name: "NodeTests", dependencies: ["Node", "Sodium", "Store", "Multiformats"]),
         .testTarget(

@@ -17,8 +17,9 @@ public enum ControlChannel {
     /// objects through the `Progress` callback; each goes out as its own `{"progress": …}` line.
     public typealias Handler = @Sendable ([String: Any], @escaping Progress) async -> [String: Any]
 
-    /// Sends one progress line to the client of the current request.
-    public typealias Progress = @Sendable ([String: Any]) async -> Void
+    /// Sends one progress line to the client of the current request; false once the client is
+    /// gone (so a stream of lines, like a listener's, can stop).
+    public typealias Progress = @Sendable ([String: Any]) async -> Bool
 
     /// Binds the control socket and records it; `run` then answers requests until the returned
     /// channel is closed.
@@ -67,9 +68,14 @@ public enum ControlChannel {
                                                     withJSONObject: ["progress": progress],
                                                     options: [.sortedKeys]
                                                 )
-                                            else { return }
+                                            else { return false }
                                             data.append(0x0a)
-                                            try? await output.write(ByteBuffer(bytes: data))
+                                            do {
+                                                try await output.write(ByteBuffer(bytes: data))
+                                                return true
+                                            } catch {
+                                                return false
+                                            }
                                         }
                                     } else {
                                         reply = ["ok": false, "error": "the request is not a JSON object"]

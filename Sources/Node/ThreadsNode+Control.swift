@@ -8,7 +8,7 @@ import Transport
 extension ThreadsNode {
     public nonisolated func handle(
         _ request: [String: Any],
-        progress: @escaping ControlChannel.Progress = { _ in }
+        progress: @escaping ControlChannel.Progress = { _ in true }
     ) async -> [String: Any] {
         let dht = await self.dht
         func ok(_ result: Any) -> [String: Any] { ["ok": true, "result": result] }
@@ -111,6 +111,8 @@ extension ThreadsNode {
                         ]
                     }
                 )
+            case let command? where command.hasPrefix("db."):
+                return ok(try await dbCommand(command, request, progress: progress))
             case let command? where command.hasPrefix("thread."):
                 return ok(try await threadCommand(command, request))
             case let other:

@@ -11,14 +11,14 @@ extension ThreadsNode {
     public nonisolated func add(
         path: String,
         chunkSize: Int = FileDAG.defaultChunkSize,
-        progress: @escaping ControlChannel.Progress = { _ in }
+        progress: @escaping ControlChannel.Progress = { _ in true }
     ) async throws -> (root: CID, size: UInt64, announced: Int) {
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw NodeError("cannot open \(path) for reading")
         }
         defer { try? handle.close() }
         let latest = Mutex<UInt64>(0)
-        let ticker = Self.ticker { await progress(["bytes": latest.withLock { $0 }]) }
+        let ticker = Self.ticker { _ = await progress(["bytes": latest.withLock { $0 }]) }
         defer { ticker.cancel() }
         let (root, size) = try FileDAG.add(from: handle, to: repo.blockstore, chunkSize: chunkSize) { bytes in
             latest.withLock { $0 = bytes }
@@ -33,14 +33,14 @@ extension ThreadsNode {
     public nonisolated func get(
         _ root: CID,
         to path: String,
-        progress: @escaping ControlChannel.Progress = { _ in }
+        progress: @escaping ControlChannel.Progress = { _ in true }
     ) async throws -> (bytes: UInt64, fetchSeconds: Double) {
         let latest = Mutex<FetchProgress>(FetchProgress())
         let ticker = Self.ticker {
             let now = latest.withLock { $0 }
             var line: [String: Any] = ["bytes": now.bytes, "blocks": now.blocks, "peers": now.peers]
             if let total = now.totalBytes { line["total"] = total }
-            await progress(line)
+            _ = await progress(line)
         }
         defer { ticker.cancel() }
         let started = ContinuousClock.now

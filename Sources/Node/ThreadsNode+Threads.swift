@@ -86,6 +86,7 @@ extension ThreadsNode {
             return ["peers": peers, "logs": logs]
         case "thread.delete":
             let id = try thread()
+            try await db.deleteAll(id)
             try logstore.deleteThread(id)
             return ["deleted": id.description]
         case "thread.revoke":

@@ -6,6 +6,7 @@ import Logging
 import Multiformats
 import Synchronization
 import Threads
+import ThreadsDB
 import Transport
 
 /// A running node: the repo, the secure transport with its connection manager, and the DHT,
@@ -24,11 +25,14 @@ public actor ThreadsNode {
     /// Threads: the logstore and its replication (`/threads/log/1`).
     public nonisolated let logstore: Logstore
     public nonisolated let replicator: Replicator
+    /// The document database of the node's threads (collections, instances, queries, listen).
+    public nonisolated let db: ThreadDB
     private nonisolated let advertised: AdvertisedAddresses
     public private(set) var dht: DHTNode?
     /// The bound TCP listen addresses (ports resolved), without `/p2p/`.
     public private(set) var tcpAddresses: [Multiaddr] = []
     private var maintenance: Task<Void, Never>?
+    private var follower: Task<Void, Never>?
     let logger: Logger
 
     public init(repo: Repo, logger: Logger = Logger(label: "threads.node")) {
@@ -66,6 +70,10 @@ public actor ThreadsNode {
             fetchBlock: { cid in try await exchange.block(cid) }
         )
         replicatorSlot.value = replicator
+        let replicator = self.replicator
+        db = ThreadDB(logstore: logstore, logger: logger) { blocks, thread in
+            await replicator.push(blocks, thread: thread)
+        }
         self.routing = routing
     }
 
@@ -120,6 +128,11 @@ public actor ThreadsNode {
         self.dht = dht
         routing.dht.value = dht
         await exchange.start()
+        // Records stored before a crash but not yet applied, then everything peers send.
+        await db.catchUpAll()
+        let ingested = await replicator.ingested()
+        let db = self.db
+        follower = Task { await db.follow(ingested) }
         await replicator.start()
         lines.append("Listening on \(socket.localEndpoint.multiaddr)/p2p/\(peerID)")
         advertised.set(
@@ -219,6 +232,7 @@ public actor ThreadsNode {
     /// Stops the DHT (saving its table) and closes every connection.
     public func shutdown() async {
         maintenance?.cancel()
+        follower?.cancel()
         await exchange.stop()
         await replicator.stop()
         await dht?.stop()

@@ -13,6 +13,7 @@ public struct Keyspace: Sendable {
     public static let dht = "/dht/"
     public static let peers = "/peers/"
     public static let meta = "/meta/"
+    public static let db = "/db/"
 
     public init(_ database: Database, prefix: String) {
         self.database = database

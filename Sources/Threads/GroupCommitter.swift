@@ -1,46 +1,89 @@
 import DagCBOR
 import Store
+import Synchronization
 
-/// Writes that arrive while a synced write is under way wait and go out together in the next one:
-/// one disk flush for many appends, each acknowledged only once it is on disk.
-actor GroupCommitter {
+/// Writes queued while a synced write is under way go out together in the next one: one disk
+/// flush for many appends, each acknowledged only once it is on disk.
+///
+/// Queuing is synchronous, so a caller that queues under its own lock (the logstore, in log order)
+/// gets its writes onto disk in exactly that order; only the wait for durability is async.
+final class GroupCommitter: Sendable {
     private let blockstore: Blockstore
-    private var pending: [(blocks: [Block], batch: WriteBatch, done: CheckedContinuation<Void, any Error>)] = []
-    private var running = false
+
+    private struct State {
+        var queue: [(ticket: UInt64, blocks: [Block], batch: WriteBatch)] = []
+        var running = false
+        var nextTicket: UInt64 = 0
+        /// Outcomes nobody waits for yet, and waiters whose write is not done.
+        var results: [UInt64: Result<Void, StoreError>] = [:]
+        var waiters: [UInt64: CheckedContinuation<Void, any Error>] = [:]
+    }
+
+    private let state = Mutex(State())
 
     init(blockstore: Blockstore) {
         self.blockstore = blockstore
     }
 
-    func commit(_ blocks: [Block], _ batch: WriteBatch) async throws {
-        try await withCheckedThrowingContinuation { continuation in
-            pending.append((blocks, batch, continuation))
-            if !running {
-                running = true
-                Task { await self.drain() }
+    /// Queues a write; `wait(for:)` returns once it is durable.
+    func enqueue(_ blocks: [Block], _ batch: WriteBatch) -> UInt64 {
+        let (ticket, start) = state.withLock { state in
+            let ticket = state.nextTicket
+            state.nextTicket += 1
+            state.queue.append((ticket, blocks, batch))
+            guard !state.running else { return (ticket, false) }
+            state.running = true
+            return (ticket, true)
+        }
+        if start { Task.detached { self.drain() } }
+        return ticket
+    }
+
+    func wait(for ticket: UInt64) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let done = state.withLock { state -> Result<Void, StoreError>? in
+                if let result = state.results.removeValue(forKey: ticket) { return result }
+                state.waiters[ticket] = continuation
+                return nil
             }
+            if let done { continuation.resume(with: done.mapError { $0 as any Error }) }
         }
     }
 
-    private func drain() async {
-        while !pending.isEmpty {
-            let group = pending
-            pending = []
+    func commit(_ blocks: [Block], _ batch: WriteBatch) async throws {
+        try await wait(for: enqueue(blocks, batch))
+    }
+
+    private func drain() {
+        while true {
+            let group = state.withLock { state in
+                let group = state.queue
+                state.queue = []
+                if group.isEmpty { state.running = false }
+                return group
+            }
+            guard !group.isEmpty else { return }
             var blocks: [Block] = []
             var batch = WriteBatch()
             for item in group {
                 blocks += item.blocks
                 batch.append(contentsOf: item.batch)
             }
+            let result: Result<Void, StoreError>
             do {
                 try blockstore.put(blocks, alongWith: batch, sync: true, new: true)
-                for item in group { item.done.resume() }
+                result = .success(())
             } catch {
-                for item in group { item.done.resume(throwing: error) }
+                result = .failure(error)
             }
-            // Let appends made during the write join the next group.
-            await Task.yield()
+            let ready = state.withLock { state in
+                group.compactMap { item -> CheckedContinuation<Void, any Error>? in
+                    if let waiter = state.waiters.removeValue(forKey: item.ticket) { return waiter }
+                    state.results[item.ticket] = result
+                    return nil
+                }
+            }
+            for waiter in ready { waiter.resume(with: result.mapError { $0 as any Error }) }
         }
-        running = false
     }
 }

@@ -18,7 +18,7 @@ public final class Logstore: Sendable {
     /// Appends and ingests are serialised: each reads a head and writes the next one. Heads of own
     /// appends still being committed are kept here, so the next append builds on them.
     private let writer = Mutex<WriterState>(WriterState())
-    private let committer: GroupCommitter
+    let committer: GroupCommitter
     /// Thread keys, own log keys and owners as read from the store: appends need them every time.
     private let cache = Mutex<Cache>(Cache())
 
@@ -273,15 +273,41 @@ public final class Logstore: Sendable {
     public func appendDurably(_ body: [UInt8], to id: ThreadID, now: UInt64 = Logstore.now()) async throws
         -> (record: ThreadRecord, blocks: ThreadRecord.Blocks)
     {
-        let (record, blocks, batch) = try prepareAppend(body, to: id, now: now)
-        do {
-            try await committer.commit(blocks.all, batch)
-        } catch {
-            // The records built on this one are lost with it: start again from the stored head.
-            writer.withLock { $0.pendingHeads = [:] }
-            throw ThreadsError.store("\(error)")
+        let pending = try beginAppend(body, to: id, now: now)
+        try await pending.durable()
+        return (pending.record, pending.blocks)
+    }
+
+    /// A record built, signed and queued for the disk, not yet known to be durable.
+    public struct PendingAppend: Sendable {
+        public let record: ThreadRecord
+        public let blocks: ThreadRecord.Blocks
+        let ticket: UInt64
+        let logstore: Logstore
+
+        /// Returns once the record is on disk (its synced group is written).
+        public func durable() async throws(ThreadsError) {
+            do {
+                try await logstore.committer.wait(for: ticket)
+            } catch {
+                // The records built on this one are lost with it: start again from the stored head.
+                logstore.writer.withLock { $0.pendingHeads = [:] }
+                throw ThreadsError.store("\(error)")
+            }
         }
-        return (record, blocks)
+    }
+
+    /// The synchronous half of `appendDurably`: builds, signs and queues the record. Records of
+    /// one log reach the disk in the order they were begun, so a caller that orders its writes
+    /// (the database, on its actor) gets them in its log in that order.
+    public func beginAppend(_ body: [UInt8], to id: ThreadID, now: UInt64 = Logstore.now()) throws(ThreadsError)
+        -> PendingAppend
+    {
+        var ticket: UInt64 = 0
+        let (record, blocks, _) = try prepareAppend(body, to: id, now: now) { blocks, batch in
+            ticket = self.committer.enqueue(blocks.all, batch)
+        }
+        return PendingAppend(record: record, blocks: blocks, ticket: ticket, logstore: self)
     }
 
     public static func now() -> UInt64 { UInt64(max(0, Date().timeIntervalSince1970 * 1000)) }
@@ -293,7 +319,8 @@ public final class Logstore: Sendable {
         to id: ThreadID,
         now: UInt64,
         acl: AccessEntry? = nil,
-        rotatedKey: ThreadKey? = nil
+        rotatedKey: ThreadKey? = nil,
+        whileOrdered queue: ((ThreadRecord.Blocks, WriteBatch) -> Void)? = nil
     ) throws(ThreadsError) -> (ThreadRecord, ThreadRecord.Blocks, WriteBatch) {
         guard let key = try key(of: id) else { throw .unknownThread(id) }
         guard let readKey = key.read else {
@@ -345,6 +372,8 @@ public final class Logstore: Sendable {
                 var batch = indexWrites(record, entry: entry, in: id)
                 if let acl { batch.append(contentsOf: aclWrites(acl, in: id)) }
                 if let rotatedKey { threadSpace.put(threadKey(id, "key"), rotatedKey.bytes, in: &batch) }
+                // Queued under the lock that ordered the record, so the disk sees the same order.
+                queue?(blocks, batch)
                 return (record, blocks, batch)
             }
         }

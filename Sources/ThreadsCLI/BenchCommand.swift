@@ -8,7 +8,7 @@ struct BenchCommand: ParsableCommand {
         discussion: "Build with -c release for meaningful figures (make bench does).",
         subcommands: [
             EncodingBench.self, StoreBench.self, TransportBench.self, DHTBench.self, ExchangeBench.self,
-            ThreadsBench.self,
+            ThreadsBench.self, DBBench.self,
         ]
     )
 }

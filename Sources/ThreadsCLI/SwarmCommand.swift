@@ -45,9 +45,13 @@ struct SwarmCommand: AsyncParsableCommand {
         }
     }
 
-    static func call(_ options: RepoOptions, _ request: [String: Any]) async throws -> Any {
+    static func call(
+        _ options: RepoOptions,
+        _ request: [String: Any],
+        progress: @escaping @Sendable ([String: Any]) -> Void = { _ in }
+    ) async throws -> Any {
         do {
-            return try await ControlChannel.call(repo: options.path, request)
+            return try await ControlChannel.call(repo: options.path, request, progress: progress)
         } catch {
             throw CLIError("\(error)")
         }

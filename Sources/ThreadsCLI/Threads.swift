@@ -15,6 +15,7 @@ struct Threads: AsyncParsableCommand {
             SwarmCommand.self,
             DHTCommand.self,
             ThreadCommand.self,
+            DBCommand.self,
             AddCommand.self,
             GetCommand.self,
             CatCommand.self,
