@@ -157,7 +157,8 @@ struct DBBench: AsyncParsableCommand {
         let bulkRate = Double(instances) / (clock.now - start).seconds
         start = clock.now
         try await Self.concurrently(singles, inFlight: concurrency) { n in
-            try await db.create([["name": "single", "n": .number(Double(n % 1000))]], in: "bench", thread: thread)
+            let value = JSON.number(Double(n % 1000))
+            try await db.create([["name": "single", "n": value, "m": value]], in: "bench", thread: thread)
         }
         let singleRate = Double(singles) / (clock.now - start).seconds
 
@@ -234,7 +235,6 @@ struct DBBench: AsyncParsableCommand {
     func converge() async throws -> Double {
         let clock = ContinuousClock()
         let nodes = [try await Node(), try await Node(), try await Node()]
-        defer { Task { for node in nodes { await node.close() } } }
         let thread = ThreadID(variant: .raw)
         let key = ThreadKey()
         for node in nodes {
@@ -282,6 +282,10 @@ struct DBBench: AsyncParsableCommand {
             guard clock.now - start < .seconds(300) else { throw CLIError("no convergence after 300 s") }
             try await Task.sleep(for: .milliseconds(10))
         }
-        return (clock.now - start).seconds
+        let seconds = (clock.now - start).seconds
+        // Replication first, so no node pulls from one already gone.
+        for node in nodes { await node.replicator.stop() }
+        for node in nodes { await node.close() }
+        return seconds
     }
 }

@@ -31,6 +31,9 @@ struct Applier {
 
     var isEmpty: Bool { touched.isEmpty && definitions.isEmpty && cursors.isEmpty }
 
+    /// Whether committing this batch changes a collection definition.
+    var changesDefinitions: Bool { definitions.values.contains { $0 != nil } }
+
     func definition(_ name: String) throws(DBError) -> StoredDefinition? {
         if let cached = definitions[name] { return cached }
         return try reader.storedDefinition(name)

@@ -8,13 +8,16 @@ public struct DBReader: Sendable {
     let space: Keyspace
     let keys: DBKeys
     let snapshot: Snapshot?
+    /// Shared decoded definitions; nil for a snapshot, which must see its own moment.
+    let cache: DefinitionCache?
     public let thread: ThreadID
 
-    init(space: Keyspace, thread: ThreadID, snapshot: Snapshot?) {
+    init(space: Keyspace, thread: ThreadID, snapshot: Snapshot?, cache: DefinitionCache? = nil) {
         self.space = space
         self.thread = thread
         keys = DBKeys(thread)
         self.snapshot = snapshot
+        self.cache = snapshot == nil ? cache : nil
     }
 
     func get(_ key: [UInt8]) throws(DBError) -> [UInt8]? {
@@ -50,7 +53,12 @@ public struct DBReader: Sendable {
     }
 
     func storedDefinition(_ name: String) throws(DBError) -> StoredDefinition? {
-        try get(keys.collection(name)).map { bytes throws(DBError) in try StoredDefinition(decoding: bytes) }
+        let key = keys.collection(name)
+        let cached = cache?.lookup(key)
+        if let value = cached?.value { return value }
+        let stored = try get(key).map { bytes throws(DBError) in try StoredDefinition(decoding: bytes) }
+        if let cached { cache?.store(key, stored, generation: cached.generation) }
+        return stored
     }
 
     func requireCollection(_ name: String) throws(DBError) -> CollectionDefinition {

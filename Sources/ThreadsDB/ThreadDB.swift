@@ -24,6 +24,7 @@ public actor ThreadDB {
     /// against them.
     private var inFlight: [ThreadID: [[UInt8]: (write: Int, value: Effect)]] = [:]
     private var nextWrite = 0
+    nonisolated let definitions = DefinitionCache()
 
     enum Effect: Sendable {
         case instance(JSON?)
@@ -61,7 +62,7 @@ public actor ThreadDB {
         }
         let taken: Snapshot?
         do { taken = snapshot ? try logstore.database.snapshot() : nil } catch { throw .store("\(error)") }
-        return DBReader(space: space, thread: thread, snapshot: taken)
+        return DBReader(space: space, thread: thread, snapshot: taken, cache: definitions)
     }
 
     // MARK: - Writing
@@ -303,7 +304,11 @@ public actor ThreadDB {
     private func commit(_ applier: Applier) throws(DBError) {
         guard !applier.isEmpty else { return }
         let batch = try applier.batch(in: space)
-        do { try logstore.database.write(batch) } catch { throw .store("\(error)") }
+        do { try logstore.database.write(batch) } catch {
+            definitions.invalidate()
+            throw .store("\(error)")
+        }
+        if applier.changesDefinitions { definitions.invalidate() }
         for change in applier.changes {
             for listener in listeners.values
             where listener.thread.map({ $0.description == change.thread }) ?? true && listener.filter.admits(change) {
@@ -319,6 +324,7 @@ public actor ThreadDB {
             for (key, _) in try space.scan(prefix: DBKeys(thread).all) { space.delete(key, in: &batch) }
             try logstore.database.write(batch, sync: true)
         } catch { throw .store("\(error)") }
+        definitions.invalidate()
     }
 
     // MARK: - Listening
