@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "Exchange", targets: ["Exchange"]),
         .library(name: "Threads", targets: ["Threads"]),
         .library(name: "ThreadsDB", targets: ["ThreadsDB"]),
+        .library(name: "ThreadsAPI", targets: ["ThreadsAPI"]),
         .library(name: "Node", targets: ["Node"]),
         .executable(name: "threads", targets: ["ThreadsCLI"]),
         .executable(name: "threadsd", targets: ["ThreadsDaemon"]),
@@ -23,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // C libraries from Debian, wrapped by Swift modules that import them internally.
@@ -89,9 +92,20 @@ let package = Package(
             ]
         ),
         .target(
+            name: "ThreadsAPI",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        .target(
             name: "Node",
             dependencies: [
                 "Multiformats", "DagCBOR", "Sodium", "Store", "Transport", "DHT", "Exchange", "Threads", "ThreadsDB",
+                "ThreadsAPI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -112,7 +126,9 @@ let package = Package(
         .executableTarget(
             name: "ThreadsDaemon",
             dependencies: [
-                "Multiformats", "Sodium", "Store", "Node", "Transport", "DHT",
+                "Multiformats", "Sodium", "Store", "Node", "Transport", "DHT", "ThreadsAPI",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -156,9 +172,18 @@ let package = Package(
         ),
         .testTarget(name: "NodeTests", dependencies: ["Node", "Sodium", "Store", "Multiformats"]),
         .testTarget(
+            name: "ThreadsAPITests",
+            dependencies: [
+                "ThreadsAPI",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
             name: "CLITests",
             dependencies: [
-                "Multiformats", "DagCBOR", "Store", "Node", "Sodium",
+                "Multiformats", "DagCBOR", "Store", "Node", "Sodium", "ThreadsAPI",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),

@@ -89,10 +89,32 @@ public final class Repo: Sendable {
 
         try writeFileAtomically(p.identity, identity.protobufBytes, mode: 0o600)
         try writeFileAtomically(p.config, [UInt8](config.serialized()), mode: 0o644)
+        _ = try apiToken(at: path)
         let database = try Database(path: p.datastore, options: .init(createIfMissing: true))
         // The version file marks a finished init: a repo without it is reported as not initialised.
         try writeFileAtomically(p.version, Array("\(currentVersion)\n".utf8), mode: 0o644)
         return Repo(path: path, config: config, identity: identity, database: database, lock: lock)
+    }
+
+    /// Whether a process (a running `threadsd`) has the repo at `path` open.
+    public static func isInUse(at path: String) -> Bool {
+        RepoLock.isHeld(repo: path)
+    }
+
+    /// The API's bearer token, `<repo>/api.token` (mode 0600), made on first use: 32 random
+    /// bytes as hex.
+    public static func apiToken(at path: String) throws -> String {
+        let file = path + "/api.token"
+        if let data = FileManager.default.contents(atPath: file) {
+            let token = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            if !token.isEmpty { return token }
+        }
+        let token = Random.bytes(count: 32).map {
+            String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16)
+        }
+        .joined()
+        try writeFileAtomically(file, Array((token + "\n").utf8), mode: 0o600)
+        return token
     }
 
     /// Opens an existing repo, checking its version, config and identity before touching anything.

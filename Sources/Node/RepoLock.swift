@@ -35,6 +35,16 @@ final class RepoLock: Sendable {
         self.fd = fd
     }
 
+    /// Whether a process holds the lock of the repo at `repo` now (tested without taking it).
+    static func isHeld(repo: String) -> Bool {
+        let fd = open(repo + "/repo.lock", O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { return errno == EWOULDBLOCK }
+        flock(fd, LOCK_UN)
+        return false
+    }
+
     private static func readHolder(_ fd: Int32) -> String? {
         var buffer = [UInt8](repeating: 0, count: 32)
         let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }

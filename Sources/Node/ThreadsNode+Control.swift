@@ -2,17 +2,24 @@ import DHT
 import Exchange
 import Foundation
 import Multiformats
+import Threads
+import ThreadsDB
 import Transport
 
-/// The control-channel commands (`threads swarm …`, `threads dht …`).
+/// The commands behind the API's routes (`threads swarm …`, `threads dht …`, files, blocks, …).
 extension ThreadsNode {
+    /// Sends a progress update to whoever waits for a long command; false once nobody listens.
+    public typealias Progress = @Sendable ([String: Any]) async -> Bool
+
     public nonisolated func handle(
         _ request: [String: Any],
-        progress: @escaping ControlChannel.Progress = { _ in true }
+        progress: @escaping ThreadsNode.Progress = { _ in true }
     ) async -> [String: Any] {
         let dht = await self.dht
         func ok(_ result: Any) -> [String: Any] { ["ok": true, "result": result] }
-        func failure(_ message: String) -> [String: Any] { ["ok": false, "error": message] }
+        func failure(_ message: String, code: String = "bad_request") -> [String: Any] {
+            ["ok": false, "error": message, "code": code]
+        }
         func string(_ key: String) -> String? { request[key] as? String }
         func cid(_ key: String) throws -> CID {
             guard let text = string(key) else { throw NodeError("missing \(key)") }
@@ -35,25 +42,25 @@ extension ThreadsNode {
                 guard let target = string("address") else { return failure("missing address") }
                 return ok(["peerID": try await connect(target).description])
             case "dht.find-peer":
-                guard let dht else { return failure("the DHT is not running") }
+                guard let dht else { return failure("the DHT is not running", code: "unavailable") }
                 guard let text = string("peer") else { return failure("missing peer") }
                 let peer: PeerID
                 do { peer = try PeerID(text) } catch { return failure("'\(text)' is not a peer ID: \(error)") }
                 guard let record = await dht.findPeer(peer) else {
-                    return failure("no peer record found for \(peer)")
+                    return failure("no peer record found for \(peer)", code: "not_found")
                 }
                 return ok([
                     "peerID": peer.description, "sequence": record.sequence,
                     "addresses": record.addresses.map(\.description),
                 ])
             case "dht.provide":
-                guard let dht else { return failure("the DHT is not running") }
+                guard let dht else { return failure("the DHT is not running", code: "unavailable") }
                 let content = try cid("cid")
                 let addresses = dialableAddresses.filter(\.isTCP)
                 let stored = await dht.provide(content, addresses: addresses)
                 return ok(["cid": content.description, "stored": stored])
             case "dht.providers":
-                guard let dht else { return failure("the DHT is not running") }
+                guard let dht else { return failure("the DHT is not running", code: "unavailable") }
                 let content = try cid("cid")
                 let wanted = (request["count"] as? Int) ?? 20
                 let records = await dht.findProviders(content, wanted: max(1, wanted))
@@ -66,7 +73,7 @@ extension ThreadsNode {
                     }
                 )
             case "dht.table":
-                guard let dht else { return failure("the DHT is not running") }
+                guard let dht else { return failure("the DHT is not running", code: "unavailable") }
                 let summary = await dht.tableSummary()
                 let stats = await dht.stats
                 return ok([
@@ -89,7 +96,7 @@ extension ThreadsNode {
                 }
                 let (root, size, announced) = try await add(path: path, chunkSize: chunkSize, progress: progress)
                 return ok(["cid": root.description, "size": size, "announced": announced])
-            case "get":
+            case "get", "get.save":
                 let root = try cid("cid")
                 guard let path = string("output") else { return failure("missing output") }
                 let (written, seconds) = try await get(root, to: path, progress: progress)
@@ -111,15 +118,55 @@ extension ThreadsNode {
                         ]
                     }
                 )
+            case "node.id":
+                return ok([
+                    "peerID": peerID.description,
+                    "addresses": dialableAddresses.map { "\($0)/p2p/\(peerID)" },
+                ])
+            case let command? where command.hasPrefix("block.") || command.hasPrefix("dag."):
+                return ok(try blockCommand(command, request))
+            case "metrics":
+                return ok(await metrics())
             case let command? where command.hasPrefix("db."):
                 return ok(try await dbCommand(command, request, progress: progress))
             case let command? where command.hasPrefix("thread."):
                 return ok(try await threadCommand(command, request))
             case let other:
-                return failure("unknown command \(other ?? "none")")
+                return failure("unknown command \(other ?? "none")", code: "not_found")
             }
         } catch {
-            return failure("\(error)")
+            return failure("\(error)", code: Self.errorCode(error))
+        }
+    }
+}
+
+extension ThreadsNode {
+    /// The API error code for an error (`API.errorStatus` maps codes to HTTP statuses).
+    public static func errorCode(_ error: any Error) -> String {
+        switch error {
+        case let error as NodeError: return error.code
+        case let error as DBError:
+            switch error {
+            case .badJSON: return "bad_json"
+            case .badSchema, .badCollectionName: return "bad_schema"
+            case .schemaViolation: return "schema_violation"
+            case .badInstance: return "bad_instance"
+            case .badQuery: return "bad_query"
+            case .unknownCollection, .instanceNotFound: return "not_found"
+            case .collectionExists, .instanceExists: return "conflict"
+            case .cannotRead: return "forbidden"
+            case .threads: return "bad_request"
+            case .malformedEvent, .store: return "internal"
+            }
+        case let error as ThreadsError:
+            switch error {
+            case .unknownThread, .unknownLog: return "not_found"
+            case .notAllowed: return "forbidden"
+            case .store: return "internal"
+            default: return "bad_request"
+            }
+        case is MultiformatsError: return "bad_request"
+        default: return "internal"
         }
     }
 }

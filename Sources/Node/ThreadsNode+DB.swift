@@ -2,10 +2,10 @@ import Foundation
 import Threads
 import ThreadsDB
 
-/// The `threads db …` commands on the daemon. JSON travels as text (`"json"` fields) so numbers
-/// and booleans keep their JSON types through the control channel.
+/// The `threads db …` commands on the daemon. Instances, schemas and queries arrive as JSON text
+/// and results leave as JSON text (`"json"`), so numbers and booleans keep their JSON types.
 extension ThreadsNode {
-    nonisolated func dbCommand(_ command: String, _ request: [String: Any], progress: @escaping ControlChannel.Progress)
+    nonisolated func dbCommand(_ command: String, _ request: [String: Any], progress: @escaping ThreadsNode.Progress)
         async throws -> Any
     {
         func text(_ key: String) throws -> String {
@@ -75,25 +75,6 @@ extension ThreadsNode {
         case "db.digest":
             let id = try thread()
             return reply(.object(["thread": .string(id.description), "digest": .string(try db.reader(id).digest())]))
-        case "db.listen":
-            let id = try thread()
-            _ = try db.reader(id)
-            var filter = ChangeFilter()
-            filter.collections = Set(request["collections"] as? [String] ?? [])
-            filter.instanceIDs = Set(request["instances"] as? [String] ?? [])
-            for action in request["actions"] as? [String] ?? [] {
-                guard let parsed = DBChange.Action(rawValue: action) else {
-                    throw NodeError("unknown action \(action): use create, save or delete")
-                }
-                filter.actions.insert(parsed)
-            }
-            let changes = await db.changes(in: id, filter: filter)
-            // The first line says the listener is in place, so a client can start writing.
-            guard await progress(["listening": id.description]) else { return reply(.null) }
-            for await change in changes {
-                guard await progress(["json": change.json.serialized]) else { break }
-            }
-            return reply(.null)
         default:
             throw NodeError("unknown command \(command)")
         }

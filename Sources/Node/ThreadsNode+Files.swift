@@ -11,7 +11,7 @@ extension ThreadsNode {
     public nonisolated func add(
         path: String,
         chunkSize: Int = FileDAG.defaultChunkSize,
-        progress: @escaping ControlChannel.Progress = { _ in true }
+        progress: @escaping ThreadsNode.Progress = { _ in true }
     ) async throws -> (root: CID, size: UInt64, announced: Int) {
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw NodeError("cannot open \(path) for reading")
@@ -33,7 +33,7 @@ extension ThreadsNode {
     public nonisolated func get(
         _ root: CID,
         to path: String,
-        progress: @escaping ControlChannel.Progress = { _ in true }
+        progress: @escaping ThreadsNode.Progress = { _ in true }
     ) async throws -> (bytes: UInt64, fetchSeconds: Double) {
         let latest = Mutex<FetchProgress>(FetchProgress())
         let ticker = Self.ticker {

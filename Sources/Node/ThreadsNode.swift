@@ -264,5 +264,10 @@ final class AdvertisedAddresses: Sendable {
 /// A node failure, said in one line.
 public struct NodeError: Error, CustomStringConvertible {
     public let description: String
-    public init(_ description: String) { self.description = description }
+    /// The API's error code (`API.errorStatus`).
+    public let code: String
+    public init(_ description: String, code: String = "bad_request") {
+        self.description = description
+        self.code = code
+    }
 }

@@ -35,6 +35,22 @@ public actor Replicator {
     var pulling: [String: (id: Int, task: Task<Int, Never>)] = [:]
     var nextPull = 0
     var subscribers: [Int: AsyncStream<(ThreadID, ThreadRecord)>.Continuation] = [:]
+    /// The newest head sequence peers reported per log in pulls: what this node knows exists.
+    var reportedHeads: [ThreadID: [PeerID: UInt64]] = [:]
+
+    /// Replication lag: records peers reported (in their heads) that this node does not hold yet,
+    /// summed over threads and logs.
+    public func lag() -> UInt64 {
+        var total: UInt64 = 0
+        for (thread, logs) in reportedHeads {
+            let local = (try? logstore.heads(of: thread)) ?? [:]
+            for (log, theirs) in logs {
+                let ours = local[log].map { Int64($0.sequence) } ?? -1
+                total += UInt64(max(0, Int64(theirs) - ours))
+            }
+        }
+        return total
+    }
     var nextSubscriber = 0
 
     /// Records from peers as they are stored (pushed or pulled), from now on.
@@ -367,6 +383,9 @@ public actor Replicator {
             heads.append((log, theirs))
         }
         heads.sort { ($0.log == owner ? 0 : 1, $0.log) < ($1.log == owner ? 0 : 1, $1.log) }
+        for (log, theirs) in heads {
+            reportedHeads[thread, default: [:]][log] = max(reportedHeads[thread]?[log] ?? 0, theirs)
+        }
         for (log, theirs) in heads {
             do { ingested += try await pullLog(log, upTo: theirs, thread: thread, call: call) } catch {
                 // One log refused (a revoked writer, a bad record) does not stop the others.

@@ -13,7 +13,7 @@ struct BlockCommand: ParsableCommand {
         subcommands: [Put.self, Get.self, Stat.self, Remove.self]
     )
 
-    struct Put: ParsableCommand {
+    struct Put: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Store the bytes on stdin as one block and print its CID.",
             discussion: "dag-cbor input is checked to be strict DAG-CBOR before it is stored."
@@ -27,7 +27,7 @@ struct BlockCommand: ParsableCommand {
         @Option(help: "Hash function: sha2-256, sha2-512 or blake2b-256.")
         var hash: String = "sha2-256"
 
-        func run() throws {
+        func run() async throws {
             let code: UInt64
             switch codec {
             case "raw": code = Multicodec.raw
@@ -47,6 +47,11 @@ struct BlockCommand: ParsableCommand {
                 do { _ = try DagCBOR.decode(bytes) } catch { throw CLIError("input is not valid DAG-CBOR: \(error)") }
             }
             let cid = CID.v1(codec: code, multihash: try Multihash.hash(bytes, using: function))
+            if repoOptions.daemonRunning {
+                _ = try await viaDaemon(repoOptions, "block.put", ["codec": codec, "hash": hash, "data": Data(bytes)])
+                print(cid.description)
+                return
+            }
             let repo = try repoOptions.open()
             do {
                 try repo.blockstore.put(Block(unchecked: cid, bytes: bytes), sync: true)
@@ -57,7 +62,7 @@ struct BlockCommand: ParsableCommand {
         }
     }
 
-    struct Get: ParsableCommand {
+    struct Get: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Write a block's bytes to stdout.")
 
         @OptionGroup var repoOptions: RepoOptions
@@ -65,8 +70,12 @@ struct BlockCommand: ParsableCommand {
         @Argument(help: "The block's CID.")
         var cid: String
 
-        func run() throws {
+        func run() async throws {
             let id = try parseCID(cid)
+            if repoOptions.daemonRunning {
+                writeStdout(try await viaDaemon(repoOptions, "block.get", ["cid": id.description]))
+                return
+            }
             let repo = try repoOptions.open()
             let data: Data?
             do { data = try repo.blockstore.getData(id, verify: true) } catch {
@@ -77,7 +86,7 @@ struct BlockCommand: ParsableCommand {
         }
     }
 
-    struct Stat: ParsableCommand {
+    struct Stat: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print a block's CID and size as JSON.")
 
         @OptionGroup var repoOptions: RepoOptions
@@ -85,17 +94,23 @@ struct BlockCommand: ParsableCommand {
         @Argument(help: "The block's CID.")
         var cid: String
 
-        func run() throws {
+        func run() async throws {
             let id = try parseCID(cid)
-            let repo = try repoOptions.open()
             let size: Int?
+            if repoOptions.daemonRunning {
+                let answer = try await viaDaemon(repoOptions, "block.stat", ["cid": id.description])
+                size = (try? JSONSerialization.jsonObject(with: Data(answer)) as? [String: Any])?["size"] as? Int
+                print(JSONOutput.object([("cid", .string(id.description)), ("size", .int(Int64(size ?? 0)))]).pretty)
+                return
+            }
+            let repo = try repoOptions.open()
             do { size = try repo.blockstore.size(of: id) } catch { throw CLIError("reading block \(id): \(error)") }
             guard let size else { throw CLIError("block \(id) not found in \(repo.path)") }
             print(JSONOutput.object([("cid", .string(id.description)), ("size", .int(Int64(size)))]).pretty)
         }
     }
 
-    struct Remove: ParsableCommand {
+    struct Remove: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove a block.")
 
         @OptionGroup var repoOptions: RepoOptions
@@ -103,8 +118,13 @@ struct BlockCommand: ParsableCommand {
         @Argument(help: "The block's CID.")
         var cid: String
 
-        func run() throws {
+        func run() async throws {
             let id = try parseCID(cid)
+            if repoOptions.daemonRunning {
+                _ = try await viaDaemon(repoOptions, "block.rm", ["cid": id.description])
+                print("removed \(id)")
+                return
+            }
             let repo = try repoOptions.open()
             let present: Bool
             do { present = try repo.blockstore.has(id) } catch { throw CLIError("reading block \(id): \(error)") }
@@ -113,6 +133,13 @@ struct BlockCommand: ParsableCommand {
             print("removed \(id)")
         }
     }
+}
+
+/// Runs a command on the daemon serving the repo; returns the answer's bytes.
+func viaDaemon(_ options: RepoOptions, _ command: String, _ fields: [String: Any]) async throws -> [UInt8] {
+    let context: APIContext
+    do { context = try APIContext.resolve(options) } catch { throw CLIError("\(error)") }
+    return try await context.callRaw(command, fields)
 }
 
 /// Reads a block, verifying its hash, or fails with a clear message when it is missing.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Node
+import ThreadsAPI
 import ThreadsDB
 
 /// `threads db …`: collections and instances of a thread on the running daemon (JSON in and out).
@@ -26,11 +27,10 @@ struct DBCommand: AsyncParsableCommand {
 
     /// Sends a `db.*` request and prints its JSON result.
     static func run(_ options: RepoOptions, _ output: Output, _ request: [String: Any]) async throws {
-        let result = try await SwarmCommand.call(options, request)
-        guard let object = result as? [String: Any], let text = object["json"] as? String else {
-            throw CLIError("the daemon sent an unexpected reply")
-        }
-        try output.print(text)
+        let context: APIContext
+        do { context = try APIContext.resolve(options) } catch { throw CLIError("\(error)") }
+        let body = try await context.callRaw(request["command"] as? String ?? "", request)
+        try output.print(String(decoding: body, as: UTF8.self))
     }
 
     /// JSON given on the command line: the text itself, `-` for standard input, `@path` for a file.
@@ -317,16 +317,33 @@ struct DBCommand: AsyncParsableCommand {
 
         func run() async throws {
             let pretty = self.pretty
-            _ = try await SwarmCommand.call(
-                repoOptions,
-                [
-                    "command": "db.listen", "id": thread, "collections": collections, "actions": actions,
-                    "instances": instances,
-                ],
-                progress: { update in
-                    if let id = update["listening"] as? String {
-                        FileHandle.standardError.write(Data("Listening for changes in \(id)\n".utf8))
-                    } else if let text = update["json"] as? String, let change = try? JSON(parsing: text) {
+            let context: APIContext
+            do { context = try APIContext.resolve(repoOptions) } catch { throw CLIError("\(error)") }
+            var query = collections.map { "collection=" + APIRoute.percentEncode($0) }
+            query += actions.map { "action=" + APIRoute.percentEncode($0) }
+            query += instances.map { "instance=" + APIRoute.percentEncode($0) }
+            let target =
+                API.route(for: "db.listen")!.path(with: ["id": thread])
+                + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
+            let parser = SSEParserBox()
+            let failure = FailureBox()
+            try await context.client.stream(
+                "GET",
+                target,
+                head: { status, _ in
+                    if status == 200 {
+                        FileHandle.standardError.write(Data("Listening for changes in \(thread)\n".utf8))
+                    } else {
+                        failure.status = status
+                    }
+                },
+                chunk: { bytes in
+                    if failure.status != nil {
+                        failure.body += bytes
+                        return
+                    }
+                    for event in parser.feed(bytes) where event.event == "change" {
+                        guard let change = try? JSON(parsing: event.data) else { continue }
                         // Unbuffered, so a pipe sees each change as it happens.
                         FileHandle.standardOutput.write(
                             Data(((pretty ? change.pretty : change.serialized) + "\n").utf8)
@@ -334,6 +351,22 @@ struct DBCommand: AsyncParsableCommand {
                     }
                 }
             )
+            if let status = failure.status {
+                try APIContext.check(HTTPClient.Response(status: status, headers: [], body: failure.body))
+            }
         }
     }
+}
+
+/// The SSE parser of one stream, fed from the client's chunk callback.
+final class SSEParserBox: @unchecked Sendable {
+    private var parser = SSEParser()
+
+    func feed(_ bytes: [UInt8]) -> [ServerSentEvent] { parser.feed(bytes) }
+}
+
+/// A failed streaming response's status and body.
+final class FailureBox: @unchecked Sendable {
+    var status: Int?
+    var body: [UInt8] = []
 }

@@ -12,7 +12,7 @@ struct DagCommand: ParsableCommand {
         subcommands: [Put.self, Get.self]
     )
 
-    struct Put: ParsableCommand {
+    struct Put: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Read a node from stdin, store it and print its CID.",
             discussion: """
@@ -36,13 +36,19 @@ struct DagCommand: ParsableCommand {
 
         @OptionGroup var repoOptions: RepoOptions
 
-        func run() throws {
+        func run() async throws {
             let input = try DagCodecName(inputCodec, option: "--input-codec")
             let store = try DagCodecName(storeCodec, option: "--store-codec")
             let function = try hashFunction(named: hash)
             let bytes = readAllStdin()
             let block = try DagCommand.encodeBlock(bytes, from: input, to: store, hash: function)
-            if !onlyHash {
+            if !onlyHash, repoOptions.daemonRunning {
+                _ = try await viaDaemon(
+                    repoOptions,
+                    "dag.put",
+                    ["input-codec": inputCodec, "store-codec": storeCodec, "hash": hash, "data": Data(bytes)]
+                )
+            } else if !onlyHash {
                 let repo = try repoOptions.open()
                 do {
                     try repo.blockstore.put(block, sync: true)
@@ -54,7 +60,7 @@ struct DagCommand: ParsableCommand {
         }
     }
 
-    struct Get: ParsableCommand {
+    struct Get: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print a stored DAG node, decoded by its CID's codec and re-encoded for output."
         )
@@ -67,9 +73,15 @@ struct DagCommand: ParsableCommand {
         @Option(help: "Output codec: dag-json (default) or dag-cbor.")
         var outputCodec: String = "dag-json"
 
-        func run() throws {
+        func run() async throws {
             let output = try DagCodecName(outputCodec, option: "--output-codec")
             let id = try parseCID(cid)
+            if repoOptions.daemonRunning {
+                writeStdout(
+                    try await viaDaemon(repoOptions, "dag.get", ["cid": id.description, "output-codec": outputCodec])
+                )
+                return
+            }
             let repo = try repoOptions.open()
             let bytes = try fetchBlock(repo, id)
             let value: IPLD

@@ -11,7 +11,7 @@ struct DebugCommand: ParsableCommand {
         commandName: "debug",
         abstract: "Tools for tests.",
         shouldDisplay: false,
-        subcommands: [WriteBlocks.self, TCPSink.self, TCPSource.self]
+        subcommands: [WriteBlocks.self, TCPSink.self, TCPSource.self, Call.self]
     )
 
     /// Puts random blocks with synced writes and prints `ack <cid>` after each write returns, so a
@@ -67,6 +67,26 @@ struct DebugCommand: ParsableCommand {
                 FileHandle.standardOutput.write(Data(lines.utf8))
                 written += 1
             }
+        }
+    }
+}
+
+extension DebugCommand {
+    /// `threads debug call <command> [fields JSON]`: one API command, its JSON answer on stdout.
+    /// For tools that reach a daemon inside a network namespace through `ip netns exec`.
+    struct Call: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Send one API command; print its answer.")
+        @OptionGroup var repoOptions: RepoOptions
+        @Argument(help: "Command name (see ThreadsAPI's route table).") var command: String
+        @Argument(help: "Fields as a JSON object.") var fields: String = "{}"
+
+        func run() async throws {
+            guard
+                let object = try? JSONSerialization.jsonObject(with: Data(fields.utf8)) as? [String: Any]
+            else { throw CLIError("fields must be a JSON object") }
+            let context: APIContext
+            do { context = try APIContext.resolve(repoOptions) } catch { throw CLIError("\(error)") }
+            FileHandle.standardOutput.write(Data(try await context.callRaw(command, object)))
         }
     }
 }

@@ -4,6 +4,7 @@ import Foundation
 import Multiformats
 import Node
 import Synchronization
+import ThreadsAPI
 
 /// `threads add`: a file (or standard input) into the repo as a file DAG, announced in the DHT.
 struct AddCommand: AsyncParsableCommand {
@@ -35,10 +36,9 @@ struct AddCommand: AsyncParsableCommand {
         var path = file
         var temporary: String?
         if file == "-" {
-            // The daemon reads files by path: stdin goes through a file inside the repo first.
-            let directory = repoOptions.path + "/tmp"
-            try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            path = directory + "/add-\(UUID().uuidString)"
+            // Uploads and local adds read files: stdin goes through a temporary file first.
+            path =
+                FileManager.default.temporaryDirectory.appendingPathComponent("threads-add-\(UUID().uuidString)").path
             guard FileManager.default.createFile(atPath: path, contents: nil),
                 let out = FileHandle(forWritingAtPath: path)
             else {
@@ -56,20 +56,7 @@ struct AddCommand: AsyncParsableCommand {
         defer { if let temporary { try? FileManager.default.removeItem(atPath: temporary) } }
 
         let bar = ProgressBar(label: "adding")
-        do {
-            let result = try await ControlChannel.call(
-                repo: repoOptions.path,
-                ["command": "add", "path": path, "chunkSize": chunkSize]
-            ) { update in
-                bar.update(bytes: (update["bytes"] as? NSNumber)?.uint64Value ?? 0, total: nil)
-            }
-            bar.finish()
-            let object = result as? [String: Any]
-            print(object?["cid"] as? String ?? "?")
-            if (object?["announced"] as? Int ?? 0) == 0 {
-                warn("the root is stored but no DHT node took the provider record (is the daemon bootstrapped?)")
-            }
-        } catch ControlChannel.ClientError.notRunning {
+        guard repoOptions.daemonRunning else {
             let repo = try repoOptions.open()
             defer { repo.database.close() }
             guard let handle = FileHandle(forReadingAtPath: path) else { throw CLIError("cannot read \(file)") }
@@ -79,9 +66,29 @@ struct AddCommand: AsyncParsableCommand {
             bar.finish()
             print(root)
             warn("no threadsd is running: stored locally, not announced in the DHT")
+            return
+        }
+        let context: APIContext
+        do { context = try APIContext.resolve(repoOptions) } catch { throw CLIError("\(error)") }
+        let total = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int).map { UInt64($0) }
+        let response: HTTPClient.Response
+        do {
+            response = try await context.client.upload(
+                "POST",
+                API.route(for: "add")!.path + "?chunk-size=\(chunkSize)",
+                headers: [("Content-Type", "application/octet-stream")],
+                file: path
+            ) { sent in bar.update(bytes: UInt64(sent), total: total) }
         } catch {
             bar.finish()
-            throw CLIError("\(error)")
+            throw CLIError("cannot reach threadsd at \(context.url): \(error)")
+        }
+        bar.finish()
+        try APIContext.check(response)
+        let object = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
+        print(object?["cid"] as? String ?? "?")
+        if (object?["announced"] as? Int ?? 0) == 0 {
+            warn("the root is stored but no DHT node took the provider record (is the daemon bootstrapped?)")
         }
     }
 }
@@ -147,19 +154,7 @@ struct CatCommand: AsyncParsableCommand {
 /// block is there.
 func fetchFile(_ root: CID, to path: String, repo options: RepoOptions, quiet: Bool) async throws -> UInt64 {
     let bar = ProgressBar(label: "fetching", enabled: !quiet)
-    do {
-        let result = try await ControlChannel.call(
-            repo: options.path,
-            ["command": "get", "cid": root.description, "output": path]
-        ) { update in
-            bar.update(
-                bytes: (update["bytes"] as? NSNumber)?.uint64Value ?? 0,
-                total: (update["total"] as? NSNumber)?.uint64Value
-            )
-        }
-        bar.finish()
-        return ((result as? [String: Any])?["bytes"] as? NSNumber)?.uint64Value ?? 0
-    } catch ControlChannel.ClientError.notRunning {
+    guard options.daemonRunning else {
         let repo = try options.open()
         defer { repo.database.close() }
         guard FileManager.default.createFile(atPath: path, contents: nil), let out = FileHandle(forWritingAtPath: path)
@@ -178,9 +173,62 @@ func fetchFile(_ root: CID, to path: String, repo options: RepoOptions, quiet: B
             try? FileManager.default.removeItem(atPath: path)
             throw CLIError("\(error)")
         }
+    }
+    let context: APIContext
+    do { context = try APIContext.resolve(options) } catch { throw CLIError("\(error)") }
+    guard FileManager.default.createFile(atPath: path, contents: nil), let out = FileHandle(forWritingAtPath: path)
+    else {
+        throw CLIError("cannot write \(path)")
+    }
+    let download = Download(out)
+    do {
+        try await context.client.stream(
+            "GET",
+            API.route(for: "get")!.path(with: ["cid": root.description]),
+            head: { status, headers in
+                download.status = status
+                download.total = headers.first { $0.0.lowercased() == "content-length" }.flatMap { UInt64($0.1) }
+            },
+            chunk: { bytes in
+                guard download.status == 200 else {
+                    download.error += bytes
+                    return
+                }
+                try download.write(bytes)
+                bar.update(bytes: download.written, total: download.total)
+            }
+        )
     } catch {
         bar.finish()
-        throw CLIError("\(error)")
+        try? out.close()
+        try? FileManager.default.removeItem(atPath: path)
+        throw CLIError("cannot reach threadsd at \(context.url): \(error)")
+    }
+    bar.finish()
+    try? out.close()
+    guard download.status == 200 else {
+        try? FileManager.default.removeItem(atPath: path)
+        try APIContext.check(HTTPClient.Response(status: download.status, headers: [], body: download.error))
+        return 0
+    }
+    return download.written
+}
+
+/// A download in progress: the file written and what the response said.
+final class Download: @unchecked Sendable {
+    let out: FileHandle
+    var status = 0
+    var total: UInt64?
+    var written: UInt64 = 0
+    var error: [UInt8] = []
+
+    init(_ out: FileHandle) {
+        self.out = out
+    }
+
+    func write(_ bytes: [UInt8]) throws {
+        try out.write(contentsOf: Data(bytes))
+        written += UInt64(bytes.count)
     }
 }
 

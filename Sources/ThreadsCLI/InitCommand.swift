@@ -13,7 +13,8 @@ struct InitCommand: ParsableCommand {
             """
     )
 
-    @OptionGroup var repoOptions: RepoOptions
+    @Option(name: .long, help: "Repo directory (default: $THREADS_REPO, else ~/.threads).")
+    var repo: String?
 
     @Option(help: "Listen multiaddr (repeatable).")
     var listen: [String] = []
@@ -31,7 +32,7 @@ struct InitCommand: ParsableCommand {
         if let bad = bootstrapAddrs.first(where: { $0.peerID == nil }) {
             throw CLIError("--bootstrap: '\(bad)' must end in /p2p/<peer ID>")
         }
-        let path = repoOptions.path
+        let path = Repo.resolvePath(repo)
         let repo: Repo
         do {
             repo = try Repo.initialize(at: path) { config in

@@ -45,15 +45,12 @@ struct SwarmCommand: AsyncParsableCommand {
         }
     }
 
-    static func call(
-        _ options: RepoOptions,
-        _ request: [String: Any],
-        progress: @escaping @Sendable ([String: Any]) -> Void = { _ in }
-    ) async throws -> Any {
-        do {
-            return try await ControlChannel.call(repo: options.path, request, progress: progress)
-        } catch {
-            throw CLIError("\(error)")
-        }
+    /// Sends a command to the daemon through its API and returns the parsed JSON answer.
+    static func call(_ options: RepoOptions, _ request: [String: Any]) async throws -> Any {
+        guard let command = request["command"] as? String else { throw CLIError("no command") }
+        let context: APIContext
+        do { context = try APIContext.resolve(options) } catch { throw CLIError("\(error)") }
+        return try await context.call(command, request)
     }
+
 }

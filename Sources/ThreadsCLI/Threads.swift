@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// The `threads` command-line tool: offline codecs and inspection today, the node's client as the
 /// daemon grows.
@@ -16,6 +17,7 @@ struct Threads: AsyncParsableCommand {
             DHTCommand.self,
             ThreadCommand.self,
             DBCommand.self,
+            ShellCommand.self,
             AddCommand.self,
             GetCommand.self,
             CatCommand.self,
@@ -26,6 +28,16 @@ struct Threads: AsyncParsableCommand {
             DebugCommand.self,
         ]
     )
+
+    /// Bare `threads`: the shell on a terminal (for the default repo), the help otherwise.
+    func run() async throws {
+        guard isatty(STDIN_FILENO) == 1 else {
+            print(Threads.helpMessage())
+            return
+        }
+        let shell = try ShellCommand.parse([])
+        try await shell.run()
+    }
 }
 
 enum ThreadsVersion {

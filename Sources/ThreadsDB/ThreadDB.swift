@@ -340,6 +340,15 @@ public actor ThreadDB {
         return stream
     }
 
+    /// Listeners open now.
+    public var listenerCount: Int { listeners.count }
+
+    /// Ends every listener's stream (at shutdown).
+    public func closeListeners() {
+        for listener in listeners.values { listener.continuation.finish() }
+        listeners = [:]
+    }
+
     private func removeListener(_ id: Int) {
         listeners[id] = nil
     }

@@ -1,38 +1,73 @@
 import ArgumentParser
 import Foundation
+import Logging
 import Multiformats
 import Node
+import ServiceLifecycle
 import Store
+import ThreadsAPI
 
 /// `threadsd`: the swift-threads node daemon.
-///
-/// Opens (or creates) the repo, listens for peers on the configured TCP addresses with the Noise
-/// secure transport, and serves the local control channel that `threads swarm …` uses. Runs until
-/// SIGINT or SIGTERM.
 @main
 struct ThreadsDaemon: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "threadsd",
         abstract: "The swift-threads node daemon.",
-        discussion: """
-            Creates the repo on first start (like `threads init`), listens on the given TCP multiaddrs \
-            (default: the repo's config, /ip4/0.0.0.0/tcp/4006; port 0 picks a free port), runs the DHT \
-            on UDP (the same port number unless a /udp/ address is given), joins the DHT through the \
-            bootstrap peers and runs until interrupted. `threads swarm …` and `threads dht …` talk to it \
-            through <repo>/threadsd.sock.
-            """,
-        version: DaemonVersion.string
+        version: DaemonVersion.string,
+        subcommands: [Start.self, Init.self],
+        defaultSubcommand: Start.self
     )
+}
 
+/// Where the repo is, shared by the subcommands.
+struct RepoOption: ParsableArguments {
     @Option(help: "Repo directory (default: $THREADS_REPO, else ~/.threads).")
     var repo: String?
+
+    var path: String { Repo.resolvePath(repo) }
+}
+
+/// `threadsd init`: creates the repo (identity, config, datastore, API token) and exits.
+struct Init: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Create a repo and exit.")
+    @OptionGroup var repoOption: RepoOption
+
+    func run() async throws {
+        let repo: Repo
+        do { repo = try Repo.initialize(at: repoOption.path) } catch { throw DaemonError(description: "\(error)") }
+        say("initialised a new repo at \(repo.path)")
+        say("peer ID: \(repo.peerID)")
+        say("API token: \(API.tokenFile(repo: repo.path)) (mode 0600)")
+        repo.database.close()
+    }
+}
+
+/// `threadsd [start]`: runs the node and its API until SIGINT or SIGTERM.
+struct Start: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "start",
+        abstract: "Run the node (the default).",
+        discussion: """
+            Creates the repo on first start (like `threadsd init`), listens for peers on the given TCP \
+            multiaddrs (default: the repo's config, /ip4/0.0.0.0/tcp/4006; port 0 picks a free port), runs \
+            the DHT on UDP (the same port number unless a /udp/ address is given), serves the HTTP/JSON API \
+            (default /ip4/127.0.0.1/tcp/6006; every call needs the bearer token in <repo>/api.token), joins \
+            the DHT through the bootstrap peers and runs until SIGINT or SIGTERM, when in-flight requests \
+            finish and the store closes cleanly.
+            """
+    )
+
+    @OptionGroup var repoOption: RepoOption
 
     @Option(
         name: .customLong("listen"),
         help:
-            "Multiaddr to listen on: /ip4|ip6/<host>/tcp/<port> for peers, …/udp/<port> for the DHT (repeatable; default from config.json; the DHT binds UDP on the TCP port unless told otherwise)."
+            "Multiaddr to listen on: /ip4|ip6/<host>/tcp/<port> for peers, …/udp/<port> for the DHT (repeatable; default from config.json)."
     )
     var listenAddresses: [String] = []
+
+    @Option(help: "Multiaddr of the HTTP API, /ip4|ip6/<host>/tcp/<port> (default from config.json; port 0 picks one).")
+    var api: String?
 
     @Option(
         name: .customLong("bootstrap"),
@@ -40,95 +75,136 @@ struct ThreadsDaemon: AsyncParsableCommand {
     )
     var bootstrapAddresses: [String] = []
 
+    @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String = "info"
+
+    @Flag(help: "Serve the API without a token (refused unless it listens on a loopback address).")
+    var noAuth = false
+
     func run() async throws {
-        let path = Repo.resolvePath(repo)
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            throw DaemonError(
+                description: "--log-level: expected trace, debug, info, notice, warning, error or critical"
+            )
+        }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "threadsd")
+        let path = repoOption.path
         let listen: [Multiaddr]
         let bootstrap: [Multiaddr]
-        do {
-            listen = try listenAddresses.map { try Multiaddr($0) }
-        } catch {
+        do { listen = try listenAddresses.map { try Multiaddr($0) } } catch {
             throw DaemonError(description: "--listen: \(error)")
         }
-        do {
-            bootstrap = try bootstrapAddresses.map { try Multiaddr($0) }
-        } catch {
+        do { bootstrap = try bootstrapAddresses.map { try Multiaddr($0) } } catch {
             throw DaemonError(description: "--bootstrap: \(error)")
         }
-        let opened: Repo
+        let repo: Repo
         do {
             if FileManager.default.fileExists(atPath: path + "/version") {
-                opened = try Repo.open(at: path)
+                repo = try Repo.open(at: path)
             } else {
-                opened = try Repo.initialize(at: path)
+                repo = try Repo.initialize(at: path)
                 say("initialised a new repo at \(path)")
             }
         } catch {
             throw DaemonError(description: "\(error)")
         }
+        let apiAddress: Multiaddr
+        do { apiAddress = try api.map { try Multiaddr($0) } ?? repo.config.api } catch {
+            throw DaemonError(description: "--api: \(error)")
+        }
+        let parts = apiAddress.components
+        guard parts.count == 2, parts[0].proto == .ip4 || parts[0].proto == .ip6, parts[1].proto == .tcp,
+            let host = parts[0].valueString, let port = parts[1].valueString.flatMap(Int.init)
+        else {
+            throw DaemonError(description: "--api: use /ip4|ip6/<host>/tcp/<port>, not \(apiAddress)")
+        }
+        let loopback = host.hasPrefix("127.") || host == "::1"
+        if noAuth && !loopback {
+            throw DaemonError(
+                description:
+                    "refusing to serve the API on \(apiAddress) without a token: only loopback addresses may use --no-auth"
+            )
+        }
+        let token: String?
+        do { token = noAuth ? nil : try Repo.apiToken(at: path) } catch {
+            throw DaemonError(description: "\(error)")
+        }
 
-        let node = ThreadsNode(repo: opened)
-        say("Welcome to Threads! Your peer ID is \(opened.peerID)")
+        let node = ThreadsNode(repo: repo, logger: logger)
+        say("Welcome to Threads! Your peer ID is \(repo.peerID)")
         let banner: [String]
         do {
-            banner = try await node.start(listen: listen.isEmpty ? opened.config.listen : listen)
+            banner = try await node.start(listen: listen.isEmpty ? repo.config.listen : listen)
         } catch {
             await node.shutdown()
             throw DaemonError(description: "\(error)")
         }
-        // The control channel is up before the banner is printed, so whoever waits for the banner
-        // can use `threads swarm|dht|add|get` at once.
-        let control = try await ControlChannel.serve(repo: path)
-        let controlTask = Task {
-            try? await ControlChannel.run(control) { request, progress in
-                await node.handle(request, progress: progress)
-            }
+        let peers = repo.config.bootstrap + bootstrap
+        let service = NodeService(node: node, repo: repo, bootstrap: peers)
+        let app = APIServer.application(node: node, host: host, port: port, token: token, logger: logger) {
+            host,
+            port in
+            let url = "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
+            try? Data((url + "\n").utf8).write(to: URL(fileURLWithPath: API.addressFile(repo: path)))
+            // The API is up before the banner is printed, so whoever waits for the banner can use
+            // the API at once.
+            say("API server listening on \(url)")
+            for line in banner { say(line) }
+            service.started()
         }
-        for line in banner { say(line) }
-        let peers = opened.config.bootstrap + bootstrap
-        let bootstrapTask = Task {
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: service), .init(service: app)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        do { try await group.run() } catch {
+            throw DaemonError(description: "\(error)")
+        }
+    }
+}
+
+/// The node as a service: joins the DHT once the API is up, and on shutdown (after the API has
+/// finished its requests) closes listeners, the network and the store.
+final class NodeService: Service, @unchecked Sendable {
+    let node: ThreadsNode
+    let repo: Repo
+    let bootstrap: [Multiaddr]
+    private let ready = AsyncStream<Void>.makeStream()
+
+    init(node: ThreadsNode, repo: Repo, bootstrap: [Multiaddr]) {
+        self.node = node
+        self.repo = repo
+        self.bootstrap = bootstrap
+    }
+
+    func started() {
+        ready.continuation.yield()
+    }
+
+    func run() async throws {
+        let peers = bootstrap
+        let node = self.node
+        let joining = Task {
+            for await _ in ready.stream { break }
             guard !peers.isEmpty else { return }
             let reached = await node.bootstrap(peers)
             say("DHT: reached \(reached.count) of \(peers.count) bootstrap peers")
         }
-        await Self.waitForTerminationSignal()
+        try? await gracefulShutdown()
         say("shutting down")
-        bootstrapTask.cancel()
-        try? await control.channel.close()
-        controlTask.cancel()
+        joining.cancel()
+        await node.db.closeListeners()
         await node.shutdown()
-        ControlChannel.remove(repo: path)
-        opened.database.close()
-    }
-
-    /// Suspends until SIGINT or SIGTERM.
-    static func waitForTerminationSignal() async {
-        signal(SIGINT, SIG_IGN)
-        signal(SIGTERM, SIG_IGN)
-        let queue = DispatchQueue(label: "threadsd.signals")
-        let sources = [SIGINT, SIGTERM].map { DispatchSource.makeSignalSource(signal: $0, queue: queue) }
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let once = OnceFlag()
-            for source in sources {
-                source.setEventHandler {
-                    if once.claim() { continuation.resume() }
-                }
-                source.resume()
-            }
-        }
-        sources.forEach { $0.cancel() }
-    }
-}
-
-/// True for the first caller only.
-final class OnceFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var claimed = false
-
-    func claim() -> Bool {
-        lock.withLock {
-            defer { claimed = true }
-            return !claimed
-        }
+        try? FileManager.default.removeItem(atPath: API.addressFile(repo: repo.path))
+        try? repo.database.sync()
+        repo.database.close()
     }
 }
 

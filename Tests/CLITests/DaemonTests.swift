@@ -21,7 +21,8 @@ import Testing
         /// Starts the daemon and reads its banner up to the DHT's "Listening on …/udp/…" line.
         func start(_ extra: [String] = []) throws {
             process.executableURL = CLIRunner.executable.deletingLastPathComponent().appendingPathComponent("threadsd")
-            process.arguments = ["--repo", repo, "--listen", "/ip4/127.0.0.1/tcp/0"] + extra
+            process.arguments =
+                ["--repo", repo, "--listen", "/ip4/127.0.0.1/tcp/0", "--api", "/ip4/127.0.0.1/tcp/0"] + extra
             process.standardOutput = output
             process.standardError = FileHandle.nullDevice
             try process.run()
@@ -84,7 +85,7 @@ import Testing
         let bPeer = try #require(b.peerID)
         let bAddress = try #require(b.address)
         #expect(bAddress.hasSuffix("/p2p/\(bPeer)"))
-        #expect(FileManager.default.fileExists(atPath: a.repo + "/control.json"))
+        #expect(FileManager.default.fileExists(atPath: a.repo + "/api"))
 
         let empty = try await CLIRunner.run(["swarm", "peers", "--repo", a.repo])
         #expect(empty.trimmedStdout == "[]", "\(empty.stderr)")
@@ -107,7 +108,7 @@ import Testing
 
         #expect(await CLIRunner.blockingValue { a.stop() } == 0)
         #expect(await CLIRunner.blockingValue { b.stop() } == 0)
-        #expect(!FileManager.default.fileExists(atPath: a.repo + "/control.json"))
+        #expect(!FileManager.default.fileExists(atPath: a.repo + "/api"))
         let after = try await CLIRunner.run(["swarm", "peers", "--repo", a.repo])
         #expect(after.status != 0)
         #expect(after.stderr.contains("no threadsd is running"))
