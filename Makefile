@@ -52,6 +52,7 @@ run: build
 
 test: lint build-tests
 	THREADS_INTEROP_PYTHON=$(VENV)/bin/python $(SWIFT) test --skip-build
+	THREADS_BIN=$$($(SWIFT) build --show-bin-path) testnet/report
 
 
 # Style check with the toolchain's swift-format (config: .swift-format); `make format` fixes.

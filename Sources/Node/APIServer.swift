@@ -74,6 +74,8 @@ public enum APIServer {
         switch route.body {
         case .json(let field)?:
             let body = try await collect(&request, limit: maxJSONBody)
+            // No body: the handler's default (an empty query finds everything).
+            guard !body.isEmpty else { break }
             guard let text = String(validating: body, as: UTF8.self) else {
                 throw APIError("bad_json", "the request body is not UTF-8 text")
             }
@@ -85,6 +87,11 @@ public enum APIServer {
                 let body = try await collect(&request, limit: maxJSONBody)
                 if !body.isEmpty { try merge(body, into: &fields) }
             }
+        }
+        // The path names what the request is about; a body cannot say otherwise.
+        for name in route.parameters {
+            guard let raw = context.parameters.get(name) else { continue }
+            fields[name] = raw.removingPercentEncoding ?? raw
         }
         return reply(await node.handle(fields), route)
     }
@@ -237,7 +244,12 @@ public enum APIServer {
         let thread: ThreadID
         do {
             thread = try ThreadID(text)
+            guard try node.logstore.key(of: thread) != nil else {
+                throw APIError("not_found", "unknown thread \(thread)")
+            }
             _ = try node.db.reader(thread)
+        } catch let error as APIError {
+            throw error
         } catch {
             throw APIError(ThreadsNode.errorCode(error), "\(error)")
         }

@@ -12,7 +12,11 @@ extension ThreadsNode {
             guard let value = request[key] as? String else { throw NodeError("missing \(key)") }
             return value
         }
-        func json(_ key: String) throws -> JSON { try JSON(parsing: try text(key)) }
+        func json(_ key: String) throws -> JSON {
+            // A boolean schema (`true`) arrives as a flag from a JSON object body.
+            if let flag = request[key] as? Bool { return .bool(flag) }
+            return try JSON(parsing: try text(key))
+        }
         func thread() throws -> ThreadID {
             let id = try ThreadID(try text("id"))
             guard try logstore.key(of: id) != nil else { throw ThreadsError.unknownThread(id) }

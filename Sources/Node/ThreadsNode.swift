@@ -33,6 +33,7 @@ public actor ThreadsNode {
     public private(set) var tcpAddresses: [Multiaddr] = []
     private var maintenance: Task<Void, Never>?
     private var follower: Task<Void, Never>?
+    private var learner: Task<Void, Never>?
     let logger: Logger
 
     public init(repo: Repo, logger: Logger = Logger(label: "threads.node")) {
@@ -133,6 +134,13 @@ public actor ThreadsNode {
         let ingested = await replicator.ingested()
         let db = self.db
         follower = Task { await db.follow(ingested) }
+        let events = await manager.events()
+        learner = Task { [weak self] in
+            for await event in events {
+                guard case .connected(let peer, inbound: true) = event else { continue }
+                await self?.learnAddresses(of: peer)
+            }
+        }
         await replicator.start()
         lines.append("Listening on \(socket.localEndpoint.multiaddr)/p2p/\(peerID)")
         advertised.set(
@@ -195,6 +203,27 @@ public actor ThreadsNode {
         return try? resolved.encapsulate(Multiaddr("/p2p/\(connection.remotePeer)"))
     }
 
+    /// A peer that dialled in is asked where it listens, so this node can dial it back later
+    /// (after a restart of either side) without the DHT. The IP it connected from is used with the
+    /// ports it announces: its own idea of its host may not be reachable from here.
+    func learnAddresses(of peer: PeerID) async {
+        guard let connection = await manager.connection(to: peer),
+            let ip = connection.remoteAddress?.components.first,
+            let reply = try? await connection.request(Self.identifyProtocol, [], timeout: .seconds(5)),
+            let fields = (try? DagCBOR.decode(reply))?.mapValue
+        else { return }
+        var addresses: [Multiaddr] = []
+        for raw in fields["listen"]?.listValue?.compactMap(\.bytesValue) ?? [] {
+            guard let announced = try? Multiaddr(bytes: raw), announced.isTCP, announced.components.count >= 2,
+                let address = try? Multiaddr(components: [ip, announced.components[1]]),
+                !addresses.contains(address)
+            else { continue }
+            addresses.append(address)
+        }
+        guard !addresses.isEmpty else { return }
+        try? Peerstore(database: repo.database).add(addresses, for: peer)
+    }
+
     func publishPeerRecord() async {
         guard let dht else { return }
         await dht.publishPeerRecord(addresses: dialableAddresses)
@@ -233,6 +262,7 @@ public actor ThreadsNode {
     public func shutdown() async {
         maintenance?.cancel()
         follower?.cancel()
+        learner?.cancel()
         await exchange.stop()
         await replicator.stop()
         await dht?.stop()

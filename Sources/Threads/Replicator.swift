@@ -21,6 +21,10 @@ public actor Replicator {
     /// than inside the records message.
     public static let inlineBodyLimit = 16 << 10
 
+    /// Records pulled in one go beyond this many are not forwarded (a long catch-up): the other
+    /// members pull them themselves.
+    static let forwardLimit = 1024
+
     /// Gets a block by CID from the network (the node passes the block exchange).
     public typealias BlockFetcher = @Sendable (CID) async throws -> [UInt8]
 
@@ -169,6 +173,9 @@ public actor Replicator {
         let interval = pullInterval
         tasks.append(
             Task { [weak self] in
+                // At once on start: a node back from a crash reconnects to its members, which then
+                // pull what it wrote before it went down.
+                await self?.pullEveryone()
                 while !Task.isCancelled {
                     try? await Task.sleep(for: interval)
                     await self?.pullEveryone()
@@ -261,6 +268,20 @@ public actor Replicator {
         }
     }
 
+    /// Sends a pushed record's blocks, as received, to the thread's connected members but `sender`.
+    func forward(_ blocks: [IPLD], thread: ThreadID, except sender: PeerID) async {
+        guard let key = try? logstore.key(of: thread) else { return }
+        let message = IPLD.map([
+            "op": .string("push"), "thread": .bytes(thread.bytes),
+            "proof": .bytes(Self.proof(thread: thread, key: key, peer: manager.localPeer)), "blocks": .list(blocks),
+        ])
+        guard let payload = try? DagCBOR.encode(message) else { return }
+        for peer in (try? logstore.members(of: thread)) ?? [] where peer != sender {
+            guard let connection = await manager.connection(to: peer) else { continue }
+            try? await connection.message(Self.protocolName, payload)
+        }
+    }
+
     func receivePush(_ payload: [UInt8], from peer: PeerID) async {
         guard let fields = (try? DagCBOR.decode(payload))?.mapValue, fields["op"]?.stringValue == "push" else { return }
         do {
@@ -276,7 +297,20 @@ public actor Replicator {
                 return
             }
             do {
-                try ingest(list, into: thread)
+                let incoming = try Self.incoming(list)
+                // Forwarded records often arrive more than once: a stored record block means the
+                // record is here already (blocks are stored with their record, atomically).
+                if try logstore.blockstore.has(incoming.record.cid) { return }
+                let verified = try logstore.verify(incoming, in: thread, hashed: true)
+                let known = try logstore.head(of: verified.record.log, in: thread)?.sequence
+                let stored = try logstore.ingest(verified: [verified], into: thread)
+                announce(stored, in: thread)
+                if known.map({ $0 < verified.record.sequence }) ?? true {
+                    // New here: pass it on to the thread's other connected members, so a record
+                    // reaches members its writer is not connected to at once, not at their next
+                    // pull. Members that have it already drop it without passing it on again.
+                    Task { await self.forward(list, thread: thread, except: peer) }
+                }
             } catch ThreadsError.brokenChain {
                 // A gap (we missed earlier records): fetch them from the sender, in a task of its
                 // own (this handler holds the connection's reads, which the pull's answers need).
@@ -319,9 +353,23 @@ public actor Replicator {
     }
 
     func pullEveryone() async {
+        var unreachable: [PeerID: [Multiaddr]] = [:]
         for thread in (try? logstore.threads()) ?? [] {
-            for peer in (try? logstore.members(of: thread)) ?? [] where await manager.connection(to: peer) != nil {
+            for peer in (try? logstore.members(of: thread)) ?? [] {
+                guard await manager.connection(to: peer) != nil else {
+                    unreachable[peer, default: []] += (try? logstore.addresses(of: peer, in: thread)) ?? []
+                    continue
+                }
                 await pull(thread, from: peer)
+            }
+        }
+        // Members not connected now (one restarted, a link came back) are dialled again; once
+        // connected, both sides pull (the connect event), so whatever either wrote meanwhile
+        // reaches the other. A member still down costs one failed dial, then backoff.
+        let manager = self.manager
+        await withTaskGroup(of: Void.self) { group in
+            for (peer, addresses) in unreachable {
+                group.addTask { _ = try? await manager.connect(to: peer, addresses: addresses) }
             }
         }
     }
@@ -387,7 +435,7 @@ public actor Replicator {
             reportedHeads[thread, default: [:]][log] = max(reportedHeads[thread]?[log] ?? 0, theirs)
         }
         for (log, theirs) in heads {
-            do { ingested += try await pullLog(log, upTo: theirs, thread: thread, call: call) } catch {
+            do { ingested += try await pullLog(log, upTo: theirs, thread: thread, source: peer, call: call) } catch {
                 // One log refused (a revoked writer, a bad record) does not stop the others.
                 logger.info(
                     "pull of a log failed",
@@ -402,6 +450,7 @@ public actor Replicator {
         _ log: PeerID,
         upTo theirs: UInt64,
         thread: ThreadID,
+        source: PeerID? = nil,
         call: @escaping @Sendable ([String: IPLD]) async throws -> [String: IPLD]
     ) async throws -> Int {
         var ingested = 0
@@ -429,13 +478,18 @@ public actor Replicator {
                     }
                     return list
                 }
-                let verified = try await Self.verify(
-                    try await resolveBodies(lists, thread: thread),
-                    thread: thread,
-                    logstore: logstore
-                )
+                let resolved = try await resolveBodies(lists, thread: thread)
+                let verified = try await Self.verify(resolved, thread: thread, logstore: logstore)
                 let stored = try logstore.ingest(verified: verified, into: thread)
                 announce(stored, in: thread)
+                if let source, ingested + stored.count <= Self.forwardLimit {
+                    // Records new here go on to the other connected members, as pushes do: a member
+                    // that came back after a crash reaches everyone through whoever pulls from it.
+                    let fresh = zip(resolved, verified).filter { $0.1.record.sequence >= next }.map(\.0)
+                    if !fresh.isEmpty {
+                        Task { for list in fresh { await self.forward(list, thread: thread, except: source) } }
+                    }
+                }
                 guard let last = stored.last, last.sequence >= next else { break }
                 next = last.sequence + 1
                 ingested += stored.count
