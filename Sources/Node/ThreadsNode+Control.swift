@@ -121,6 +121,7 @@ extension ThreadsNode {
             case "node.id":
                 return ok([
                     "peerID": peerID.description,
+                    "publicKey": Data(repo.identity.publicKey.protobufBytes).base64EncodedString(),
                     "addresses": dialableAddresses.map { "\($0)/p2p/\(peerID)" },
                 ])
             case let command? where command.hasPrefix("block.") || command.hasPrefix("dag."):

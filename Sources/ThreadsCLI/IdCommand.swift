@@ -4,7 +4,7 @@ import Multiformats
 import Node
 
 /// `threads id`: the node's identity as JSON.
-struct IdCommand: ParsableCommand {
+struct IdCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "id",
         abstract: "Print the node's peer ID, public key and addresses as JSON.",
@@ -13,7 +13,19 @@ struct IdCommand: ParsableCommand {
 
     @OptionGroup var repoOptions: RepoOptions
 
-    func run() throws {
+    func run() async throws {
+        if repoOptions.daemonRunning {
+            // The running daemon knows the addresses it is bound to (ports picked at start).
+            let answer = try await SwarmCommand.call(repoOptions, ["command": "node.id"]) as? [String: Any] ?? [:]
+            print(
+                JSONOutput.object([
+                    ("peerID", .string(answer["peerID"] as? String ?? "")),
+                    ("publicKey", .string(answer["publicKey"] as? String ?? "")),
+                    ("addresses", .array((answer["addresses"] as? [String] ?? []).map(JSONOutput.string))),
+                ]).pretty
+            )
+            return
+        }
         let repo = try repoOptions.open()
         let peer = repo.peerID
         let addresses = repo.config.listen.map { addr -> JSONOutput in

@@ -86,6 +86,10 @@ import ThreadsAPI
         }
         #expect(try await wrong.call("node.id").status == 401)
         #expect(try await good.call("node.id").status == 200)
+        // The CLI goes through the API while the daemon holds the repo.
+        let id = try (try await CLIRunner.run(["id", "--repo", daemon.repo])).json()
+        #expect(id["peerID"] as? String == daemon.peerID)
+        #expect((id["addresses"] as? [String])?.contains { $0.contains("/tcp/") && !$0.contains("/tcp/0/") } == true)
     }
 
     @Test func nonLoopbackAPIWithoutATokenIsRefused() async throws {
