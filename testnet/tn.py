@@ -27,21 +27,35 @@ class Failure(Exception):
 
 
 class Testnet:
-    def __init__(self, prefix):
+    def __init__(self, prefix=None, remote=None):
+        """The local testnet `prefix`, or real machines: `remote` is a list of (API URL, token)."""
         self.prefix = prefix
+        self.remote = remote
+        if remote is not None:
+            self.count = len(remote)
+            return
         self.state = os.path.join(ROOT, "testnet", ".state", prefix)
         with open(os.path.join(self.state, "count")) as f:
             self.count = int(f.read())
 
+    def local_only(self, what):
+        if self.remote is not None:
+            raise Failure(f"{what} needs the local testnet (it controls processes and links)")
+
     # -- API -----------------------------------------------------------------------------------
 
+    def base(self, i):
+        return self.remote[i - 1][0].rstrip("/") if self.remote is not None else f"http://10.78.0.{i}:6006"
+
     def token(self, i):
+        if self.remote is not None:
+            return self.remote[i - 1][1]
         with open(os.path.join(self.state, f"h{i}", "repo", "api.token")) as f:
             return f.read().strip()
 
     def api(self, i, method, path, body=None, raw=None, timeout=60, ok=True):
         """Calls host i's API; returns (status, parsed JSON or bytes)."""
-        url = f"http://10.78.0.{i}:6006{path}"
+        url = self.base(i) + path
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         request = urllib.request.Request(url, data=data, method=method)
         request.add_header("Authorization", "Bearer " + self.token(i))
@@ -125,6 +139,7 @@ class Testnet:
             return int(f.read())
 
     def kill(self, i, signal=9):
+        self.local_only("stopping a host")
         os.kill(self.pid(i), signal)
         deadline = time.time() + 30
         while time.time() < deadline:
@@ -143,16 +158,20 @@ class Testnet:
         raise Failure(f"host {i}: threadsd did not exit")
 
     def start(self, i):
+        self.local_only("starting a host")
         subprocess.run([os.path.join(ROOT, "testnet", "start"), str(i)], check=True,
                        env=dict(os.environ, TESTNET_PREFIX=self.prefix))
         self.wait_api(i)
 
     def link(self, i, up):
+        self.local_only("cutting a link")
         subprocess.run(["ip", "-n", f"{self.prefix}-br", "link", "set", f"{self.prefix}-b{i}",
                         "up" if up else "down"], check=True)
 
     def wire_bytes(self):
-        """Bytes sent by all hosts so far (their veth counters)."""
+        """Bytes sent by all hosts so far (their veth counters); None on real machines."""
+        if self.remote is not None:
+            return None
         total = 0
         for i in range(1, self.count + 1):
             out = subprocess.run(["ip", "-n", f"{self.prefix}-h{i}", "-s", "-j", "link", "show",
@@ -168,7 +187,7 @@ class Listener:
         self.changes = []
         self.lock = threading.Lock()
         self.ready = threading.Event()
-        self.request = urllib.request.Request(f"http://10.78.0.{i}:6006/v0/threads/{thread}/listen")
+        self.request = urllib.request.Request(f"{tn.base(i)}/v0/threads/{thread}/listen")
         self.request.add_header("Authorization", "Bearer " + tn.token(i))
         threading.Thread(target=self._run, daemon=True).start()
 
@@ -216,6 +235,15 @@ def check(condition, message):
 
 def main(run, hosts):
     name = os.path.basename(sys.argv[0])
+    remote = os.environ.get("TESTNET_HOSTS")
+    if remote:
+        # Real machines: TESTNET_HOSTS=http://10.0.0.1:6006@<token>,http://10.0.0.2:6006@<token>,…
+        hosts_given = [tuple(item.rsplit("@", 1)) for item in remote.split(",") if item]
+        if len(hosts_given) < hosts or any(len(h) != 2 for h in hosts_given):
+            print(f"{name}: FAILED: TESTNET_HOSTS needs {hosts} entries of the form http://HOST:PORT@TOKEN")
+            sys.exit(1)
+        tn = Testnet(remote=hosts_given[:hosts])
+        os.environ["TESTNET_INSIDE"] = "1"
     if os.environ.get("TESTNET_INSIDE") != "1":
         if os.geteuid() != 0:
             print(f"{name}: skipped (needs root for network namespaces)")
@@ -240,7 +268,8 @@ def main(run, hosts):
         if code != 0:
             print(f"{name}: host logs in testnet/.state/{prefix}.logs/")
         sys.exit(code)
-    tn = Testnet(os.environ["TESTNET_PREFIX"])
+    if not remote:
+        tn = Testnet(os.environ["TESTNET_PREFIX"])
     for i in range(1, tn.count + 1):
         tn.wait_api(i)
     started = time.time()
