@@ -34,8 +34,8 @@ public actor Replicator {
     let pullInterval: Duration
     var tasks: [Task<Void, Never>] = []
     /// Pulls under way, per thread and peer: one runs at a time; a caller that finds one running
-    /// waits for it and then pulls again, so a returned pull has seen everything the peer had
-    /// when it was called.
+    /// waits for it and then for the next (shared with every caller that came meanwhile), so a
+    /// returned pull has seen everything the peer had when it was called.
     var pulling: [String: (id: Int, task: Task<Int, Never>)] = [:]
     var nextPull = 0
     var subscribers: [Int: AsyncStream<(ThreadID, ThreadRecord)>.Continuation] = [:]
@@ -379,9 +379,15 @@ public actor Replicator {
     @discardableResult
     public func pull(_ thread: ThreadID, from peer: PeerID) async -> Int {
         let tag = "\(thread)/\(peer)"
+        // Any pull numbered from here on starts after this call, so it sees everything the peer
+        // had when called: callers that arrive while a pull runs share the one after it, rather
+        // than each queueing a pull of their own.
+        let wanted = nextPull
         var earlier = 0
         while let running = pulling[tag] {
-            earlier += await running.task.value
+            let count = await running.task.value
+            if running.id >= wanted { return earlier + count }
+            earlier += count
             // Finished: clear it here too, in case its owner has not resumed yet.
             if pulling[tag]?.id == running.id { pulling[tag] = nil }
         }
