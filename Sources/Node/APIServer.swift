@@ -48,18 +48,21 @@ public enum APIServer {
     {
         var request = request
         var fields: [String: Any] = ["command": route.command]
-        for name in route.parameters {
-            guard let raw = context.parameters.get(name) else { continue }
-            fields[name] = raw.removingPercentEncoding ?? raw
-        }
         let repeatable: Set<String> = ["collection", "action", "instance"]
         for (key, value) in request.uri.queryParameters {
             let key = String(key)
+            // The path names what the request is about: neither the query nor a body can say
+            // otherwise.
+            if route.parameters.contains(key) { continue }
             if route.command == "db.listen", repeatable.contains(key) {
                 fields[key + "s", default: [String]()] = (fields[key + "s"] as? [String] ?? []) + [String(value)]
             } else {
                 fields[key] = typed(key, String(value))
             }
+        }
+        for name in route.parameters {
+            guard let raw = context.parameters.get(name) else { continue }
+            fields[name] = raw.removingPercentEncoding ?? raw
         }
         switch route.command {
         case "db.listen":
@@ -85,35 +88,31 @@ public enum APIServer {
         case nil:
             if route.method == "POST" || route.method == "PUT" {
                 let body = try await collect(&request, limit: maxJSONBody)
-                if !body.isEmpty { try merge(body, into: &fields) }
+                if !body.isEmpty { try merge(body, into: &fields, keeping: Set(route.parameters)) }
             }
-        }
-        // The path names what the request is about; a body cannot say otherwise.
-        for name in route.parameters {
-            guard let raw = context.parameters.get(name) else { continue }
-            fields[name] = raw.removingPercentEncoding ?? raw
         }
         return reply(await node.handle(fields), route)
     }
 
     /// Query-string values of the flags and counts the handlers read as such.
     static func typed(_ key: String, _ value: String) -> Any {
-        if ["raw", "explain", "only-hash", "update"].contains(key) { return value == "true" || value == "1" }
-        if ["count", "chunk-size", "chunkSize", "skip", "limit"].contains(key), let number = Int(value) {
+        if ["raw", "explain", "only-hash"].contains(key) { return value == "true" || value == "1" }
+        if ["count", "chunk-size"].contains(key), let number = Int(value) {
             return number
         }
         return value
     }
 
     /// A JSON object body's members as handler fields: strings, whole numbers, booleans and lists
-    /// of strings as such; other values as their JSON text (which the handlers parse).
-    static func merge(_ body: [UInt8], into fields: inout [String: Any]) throws {
+    /// of strings as such; other values as their JSON text (which the handlers parse). Members
+    /// named in `fixed` (the path's parameters) are left out.
+    static func merge(_ body: [UInt8], into fields: inout [String: Any], keeping fixed: Set<String>) throws {
         let value: JSON
         do { value = try JSON(parsing: body) } catch { throw APIError("bad_json", "\(error)") }
         guard case .object(let members) = value else {
             throw APIError("bad_request", "the request body must be a JSON object")
         }
-        for (key, member) in members where key != "command" {
+        for (key, member) in members where key != "command" && !fixed.contains(key) {
             switch member {
             case .null: continue
             case .string(let text): fields[key] = text
@@ -207,7 +206,6 @@ public enum APIServer {
         }
         var fields = fields
         fields["path"] = path
-        if let size = fields["chunk-size"] { fields["chunkSize"] = size }
         return reply(await node.handle(fields), API.route(for: "add")!)
     }
 

@@ -8,13 +8,8 @@ import Transport
 
 /// The commands behind the API's routes (`threads swarm …`, `threads dht …`, files, blocks, …).
 extension ThreadsNode {
-    /// Sends a progress update to whoever waits for a long command; false once nobody listens.
-    public typealias Progress = @Sendable ([String: Any]) async -> Bool
 
-    public nonisolated func handle(
-        _ request: [String: Any],
-        progress: @escaping ThreadsNode.Progress = { _ in true }
-    ) async -> [String: Any] {
+    public nonisolated func handle(_ request: [String: Any]) async -> [String: Any] {
         let dht = await self.dht
         func ok(_ result: Any) -> [String: Any] { ["ok": true, "result": result] }
         func failure(_ message: String, code: String = "bad_request") -> [String: Any] {
@@ -88,18 +83,18 @@ extension ThreadsNode {
                     "provided": summary.provided,
                     "dropped": stats.dropped,
                 ])
-            case "add":
+            case "add", "add.path":
                 guard let path = string("path") else { return failure("missing path") }
-                let chunkSize = (request["chunkSize"] as? Int) ?? FileDAG.defaultChunkSize
+                let chunkSize = (request["chunk-size"] as? Int) ?? FileDAG.defaultChunkSize
                 guard chunkSize > 0, chunkSize <= 1 << 21 else {
                     return failure("chunk size must be between 1 byte and 2 MiB")
                 }
-                let (root, size, announced) = try await add(path: path, chunkSize: chunkSize, progress: progress)
+                let (root, size, announced) = try await add(path: path, chunkSize: chunkSize)
                 return ok(["cid": root.description, "size": size, "announced": announced])
             case "get", "get.save":
                 let root = try cid("cid")
                 guard let path = string("output") else { return failure("missing output") }
-                let (written, seconds) = try await get(root, to: path, progress: progress)
+                let (written, seconds) = try await get(root, to: path)
                 return ok(["cid": root.description, "bytes": written, "output": path, "fetchSeconds": seconds])
             case "exchange.stats":
                 return ok([
@@ -129,7 +124,7 @@ extension ThreadsNode {
             case "metrics":
                 return ok(await metrics())
             case let command? where command.hasPrefix("db."):
-                return ok(try await dbCommand(command, request, progress: progress))
+                return ok(try await dbCommand(command, request))
             case let command? where command.hasPrefix("thread."):
                 return ok(try await threadCommand(command, request))
             case let other:

@@ -5,9 +5,7 @@ import ThreadsDB
 /// The `threads db …` commands on the daemon. Instances, schemas and queries arrive as JSON text
 /// and results leave as JSON text (`"json"`), so numbers and booleans keep their JSON types.
 extension ThreadsNode {
-    nonisolated func dbCommand(_ command: String, _ request: [String: Any], progress: @escaping ThreadsNode.Progress)
-        async throws -> Any
-    {
+    nonisolated func dbCommand(_ command: String, _ request: [String: Any]) async throws -> Any {
         func text(_ key: String) throws -> String {
             guard let value = request[key] as? String else { throw NodeError("missing \(key)") }
             return value

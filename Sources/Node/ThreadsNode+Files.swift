@@ -1,7 +1,6 @@
 import Exchange
 import Foundation
 import Multiformats
-import Synchronization
 
 /// `threads add` and `threads get` on the daemon: files in and out of the blockstore, announced
 /// and found through the DHT, fetched through the exchange.
@@ -10,19 +9,13 @@ extension ThreadsNode {
     /// it with the file's size and how many DHT nodes stored the provider record.
     public nonisolated func add(
         path: String,
-        chunkSize: Int = FileDAG.defaultChunkSize,
-        progress: @escaping ThreadsNode.Progress = { _ in true }
+        chunkSize: Int = FileDAG.defaultChunkSize
     ) async throws -> (root: CID, size: UInt64, announced: Int) {
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw NodeError("cannot open \(path) for reading")
         }
         defer { try? handle.close() }
-        let latest = Mutex<UInt64>(0)
-        let ticker = Self.ticker { _ = await progress(["bytes": latest.withLock { $0 }]) }
-        defer { ticker.cancel() }
-        let (root, size) = try FileDAG.add(from: handle, to: repo.blockstore, chunkSize: chunkSize) { bytes in
-            latest.withLock { $0 = bytes }
-        }
+        let (root, size) = try FileDAG.add(from: handle, to: repo.blockstore, chunkSize: chunkSize)
         await exchange.blocksAdded([root])
         let announced = await dht?.provide(root, addresses: dialableAddresses.filter(\.isTCP)) ?? 0
         return (root, size, announced)
@@ -32,22 +25,12 @@ extension ThreadsNode {
     /// in the DHT) and writes it to `path` (through a temporary file, renamed when complete).
     public nonisolated func get(
         _ root: CID,
-        to path: String,
-        progress: @escaping ThreadsNode.Progress = { _ in true }
+        to path: String
     ) async throws -> (bytes: UInt64, fetchSeconds: Double) {
-        let latest = Mutex<FetchProgress>(FetchProgress())
-        let ticker = Self.ticker {
-            let now = latest.withLock { $0 }
-            var line: [String: Any] = ["bytes": now.bytes, "blocks": now.blocks, "peers": now.peers]
-            if let total = now.totalBytes { line["total"] = total }
-            _ = await progress(line)
-        }
-        defer { ticker.cancel() }
         let started = ContinuousClock.now
-        let fetched = try await exchange.fetch(root) { update in latest.withLock { $0 = update } }
+        _ = try await exchange.fetch(root)
         let elapsed = ContinuousClock.now - started
         let fetchSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        latest.withLock { $0 = fetched }
         let temporary = path + ".part"
         guard FileManager.default.createFile(atPath: temporary, contents: nil),
             let output = FileHandle(forWritingAtPath: temporary)
@@ -69,17 +52,6 @@ extension ThreadsNode {
             try? output.close()
             try? FileManager.default.removeItem(atPath: temporary)
             throw error
-        }
-    }
-
-    /// Runs `body` every 200 ms until cancelled.
-    static func ticker(_ body: @escaping @Sendable () async -> Void) -> Task<Void, Never> {
-        Task {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(200))
-                if Task.isCancelled { return }
-                await body()
-            }
         }
     }
 }

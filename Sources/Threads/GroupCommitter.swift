@@ -50,10 +50,6 @@ final class GroupCommitter: Sendable {
         }
     }
 
-    func commit(_ blocks: [Block], _ batch: WriteBatch) async throws {
-        try await wait(for: enqueue(blocks, batch))
-    }
-
     private func drain() {
         while true {
             let group = state.withLock { state in

@@ -321,15 +321,6 @@ public actor Replicator {
         }
     }
 
-    /// Ingests one pushed record, given as its four blocks' bytes.
-    @discardableResult
-    func ingest(_ list: [IPLD], into thread: ThreadID) throws -> [ThreadRecord] {
-        let verified = try logstore.verify(try Self.incoming(list), in: thread, hashed: true)
-        let stored = try logstore.ingest(verified: [verified], into: thread)
-        announce(stored, in: thread)
-        return stored
-    }
-
     /// A record's blocks from their bytes (record, event, header, body). The CIDs are computed
     /// here: what arrives is only trusted once hashed.
     static func incoming(_ list: [IPLD]) throws -> Logstore.IncomingRecord {

@@ -117,6 +117,12 @@ public enum API {
             body: .bytes("data"),
             "Add the body as a file (?chunk-size=N); returns {cid, size, announced}."
         ),
+        APIRoute(
+            "POST",
+            "/v0/files/import",
+            "add.path",
+            "Add the file at {path}, a path on the daemon's machine (?chunk-size=N); returns {cid, size, announced}."
+        ),
         APIRoute("GET", "/v0/files/{cid}", "get", reply: .bytes, "A file's bytes, fetched from the network as needed."),
         APIRoute(
             "POST",

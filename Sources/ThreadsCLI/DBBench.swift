@@ -27,46 +27,28 @@ struct DBBench: AsyncParsableCommand {
         }
     }
 
-    /// A node's database over its own LevelDB, with replication on loopback.
+    /// A threads bench node (its own LevelDB, replication on loopback) with a database on top.
     final class Node: @unchecked Sendable {
-        let path: String
-        let database: Database
-        let logstore: Logstore
-        let manager: ConnectionManager
-        let replicator: Replicator
+        let base: ThreadsBench.Node
         let db: ThreadDB
-        let address: Multiaddr
-        var follower: Task<Void, Never>?
+        let follower: Task<Void, Never>
+        var logstore: Logstore { base.logstore }
+        var manager: ConnectionManager { base.manager }
+        var replicator: Replicator { base.replicator }
+        var address: Multiaddr { base.address }
 
         init() async throws {
-            path = FileManager.default.temporaryDirectory.appendingPathComponent("bench-db-\(UUID().uuidString)").path
-            database = try Database(path: path)
-            logstore = Logstore(database: database, blockstore: Blockstore(database: database))
-            var protocols = MuxProtocols()
-            let slot = Slot<Replicator>()
-            Replicator.register(in: &protocols, slot: slot)
-            manager = ConnectionManager(
-                transport: SecureTransport(identity: Ed25519.PrivateKey()),
-                protocols: protocols
-            )
-            let replicator = Replicator(logstore: logstore, manager: manager, pullInterval: .seconds(3600))
-            self.replicator = replicator
-            slot.value = replicator
-            db = ThreadDB(logstore: logstore) { blocks, thread in await replicator.push(blocks, thread: thread) }
-            address = try (try await manager.listen(on: try Multiaddr("/ip4/127.0.0.1/tcp/0")))
-                .encapsulate(Multiaddr("/p2p/\(manager.localPeer)"))
+            base = try await ThreadsBench.Node()
+            let replicator = base.replicator
+            db = ThreadDB(logstore: base.logstore) { blocks, thread in await replicator.push(blocks, thread: thread) }
             let ingested = await replicator.ingested()
             let db = self.db
             follower = Task { await db.follow(ingested) }
-            await replicator.start()
         }
 
         func close() async {
-            follower?.cancel()
-            await replicator.stop()
-            await manager.shutdown()
-            database.close()
-            try? FileManager.default.removeItem(atPath: path)
+            follower.cancel()
+            await base.close()
         }
     }
 

@@ -15,6 +15,20 @@ struct DBCommand: AsyncParsableCommand {
         ]
     )
 
+    /// Where an instance command works: the repo, the output form, the thread and the collection.
+    struct InCollection: ParsableArguments {
+        @OptionGroup var repoOptions: RepoOptions
+        @OptionGroup var output: Output
+        @Argument(help: "Thread ID.") var thread: String
+        @Argument(help: "Collection name.") var collection: String
+
+        /// Sends `command` for this thread and collection, with `fields`, and prints the answer.
+        func run(_ command: String, _ fields: [String: Any]) async throws {
+            let base: [String: Any] = ["command": command, "id": thread, "collection": collection]
+            try await DBCommand.run(repoOptions, output, base.merging(fields) { _, new in new })
+        }
+    }
+
     /// Output options shared by the commands that print JSON.
     struct Output: ParsableArguments {
         @Flag(help: "Print JSON on one line instead of indented.") var compact = false
@@ -139,19 +153,14 @@ struct DBCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create instances (an object, or an array of objects, as one transaction); prints their _ids."
         )
-        @OptionGroup var repoOptions: RepoOptions
-        @OptionGroup var output: Output
-        @Argument(help: "Thread ID.") var thread: String
-        @Argument(help: "Collection name.") var collection: String
+        @OptionGroup var target: InCollection
         @Argument(help: "JSON, - for standard input, or @file.") var instance: String
 
         func run() async throws {
-            try await DBCommand.run(
-                repoOptions,
-                output,
+            try await target.run(
+                "db.create",
                 [
-                    "command": "db.create", "id": thread, "collection": collection,
-                    "instances": try DBCommand.readJSON(instance, what: "instance"),
+                    "instances": try DBCommand.readJSON(instance, what: "instance")
                 ]
             )
         }
@@ -161,19 +170,14 @@ struct DBCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Save (replace) existing instances, found by their _id; only changed fields travel."
         )
-        @OptionGroup var repoOptions: RepoOptions
-        @OptionGroup var output: Output
-        @Argument(help: "Thread ID.") var thread: String
-        @Argument(help: "Collection name.") var collection: String
+        @OptionGroup var target: InCollection
         @Argument(help: "JSON with _id, - for standard input, or @file.") var instance: String
 
         func run() async throws {
-            try await DBCommand.run(
-                repoOptions,
-                output,
+            try await target.run(
+                "db.save",
                 [
-                    "command": "db.save", "id": thread, "collection": collection,
-                    "instances": try DBCommand.readJSON(instance, what: "instance"),
+                    "instances": try DBCommand.readJSON(instance, what: "instance")
                 ]
             )
         }
@@ -181,51 +185,39 @@ struct DBCommand: AsyncParsableCommand {
 
     struct Delete: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Delete instances by _id (one transaction).")
-        @OptionGroup var repoOptions: RepoOptions
-        @OptionGroup var output: Output
-        @Argument(help: "Thread ID.") var thread: String
-        @Argument(help: "Collection name.") var collection: String
+        @OptionGroup var target: InCollection
         @Argument(help: "Instance _ids.") var ids: [String]
 
         func run() async throws {
-            try await DBCommand.run(
-                repoOptions,
-                output,
-                ["command": "db.delete", "id": thread, "collection": collection, "ids": ids]
+            try await target.run(
+                "db.delete",
+                ["ids": ids]
             )
         }
     }
 
     struct Get: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print the instance with this _id.")
-        @OptionGroup var repoOptions: RepoOptions
-        @OptionGroup var output: Output
-        @Argument(help: "Thread ID.") var thread: String
-        @Argument(help: "Collection name.") var collection: String
+        @OptionGroup var target: InCollection
         @Argument(help: "Instance _id.") var id: String
 
         func run() async throws {
-            try await DBCommand.run(
-                repoOptions,
-                output,
-                ["command": "db.get", "id": thread, "collection": collection, "instance": id]
+            try await target.run(
+                "db.get",
+                ["instance": id]
             )
         }
     }
 
     struct Has: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print true when an instance with this _id exists.")
-        @OptionGroup var repoOptions: RepoOptions
-        @OptionGroup var output: Output
-        @Argument(help: "Thread ID.") var thread: String
-        @Argument(help: "Collection name.") var collection: String
+        @OptionGroup var target: InCollection
         @Argument(help: "Instance _id.") var id: String
 
         func run() async throws {
-            try await DBCommand.run(
-                repoOptions,
-                output,
-                ["command": "db.has", "id": thread, "collection": collection, "instance": id]
+            try await target.run(
+                "db.has",
+                ["instance": id]
             )
         }
     }
@@ -234,10 +226,7 @@ struct DBCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Find instances with a Mongo-style filter, e.g. '{\"age\": {\"$gte\": 18}}' (see Specs/db.md)."
         )
-        @OptionGroup var repoOptions: RepoOptions
-        @OptionGroup var output: Output
-        @Argument(help: "Thread ID.") var thread: String
-        @Argument(help: "Collection name.") var collection: String
+        @OptionGroup var target: InCollection
         @Argument(help: "Filter JSON, - or @file (default: every instance).") var filter: String?
         @Option(help: "Sort fields, comma-separated; '-' before a field sorts it descending (e.g. age,-name).")
         var sort: String?
@@ -253,11 +242,9 @@ struct DBCommand: AsyncParsableCommand {
             }
             if let skip { query["skip"] = .number(Double(skip)) }
             if let limit { query["limit"] = .number(Double(limit)) }
-            try await DBCommand.run(
-                repoOptions,
-                output,
+            try await target.run(
+                "db.find",
                 [
-                    "command": "db.find", "id": thread, "collection": collection,
                     "query": JSON.object(query).serialized, "explain": explain,
                 ]
             )

@@ -85,7 +85,6 @@ struct ExchangeBench: AsyncParsableCommand {
 
         func call(_ request: [String: Any]) async throws -> [String: Any] {
             var request = request
-            if request["command"] as? String == "get" { request["command"] = "get.save" }
             let command = request["command"] as? String ?? ""
             request["command"] = nil
             guard let namespace = host.namespace else {
@@ -162,9 +161,9 @@ struct ExchangeBench: AsyncParsableCommand {
         for index in 1...providers {
             let provider = try Daemon(host: hosts[index], work: work, name: "provider\(index)", daemon: daemonPath)
             daemons.append(provider)
-            _ = try await provider.call(["command": "add", "path": file])
+            _ = try await provider.call(["command": "add.path", "path": file])
         }
-        let root = try await daemons[0].call(["command": "add", "path": file])["cid"] as? String ?? ""
+        let root = try await daemons[0].call(["command": "add.path", "path": file])["cid"] as? String ?? ""
 
         var table = BenchTable(header: ["fetch", "MB/s", "vs raw TCP", "duplicates", "fetcher peak RSS (anonymous)"])
         table.add("raw TCP (same hosts, plain socket)", formatRate(raw), formatPercent(1), "-", "-")
@@ -177,7 +176,7 @@ struct ExchangeBench: AsyncParsableCommand {
             let output = work + "/output\(count)"
             let pid = Int(try await fetcher.call(["command": "exchange.stats"])["pid"] as? Int ?? 0)
             let sampler = RSSSampler(pid: pid)
-            let result = try await fetcher.call(["command": "get", "cid": root, "output": output])
+            let result = try await fetcher.call(["command": "get.save", "cid": root, "output": output])
             let (anonymous, total) = await sampler.stop()
             let seconds = (result["fetchSeconds"] as? Double) ?? .infinity
             let stats = try await fetcher.call(["command": "exchange.stats"])

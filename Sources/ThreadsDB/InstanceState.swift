@@ -12,17 +12,10 @@ import DagCBOR
 /// The instance exists when it was created and its newest create is newer than its newest delete
 /// (a save never revives a deleted instance). Its visible fields are those whose newest write
 /// holds a value.
-struct InstanceState: Sendable, Equatable {
+struct InstanceState: Sendable {
     var born: Stamp?
     var died: Stamp?
     var fields: [String: (stamp: Stamp, value: JSON?)] = [:]
-
-    static func == (lhs: InstanceState, rhs: InstanceState) -> Bool {
-        lhs.born == rhs.born && lhs.died == rhs.died && lhs.fields.count == rhs.fields.count
-            && lhs.fields.allSatisfy { key, entry in
-                rhs.fields[key].map { $0.stamp == entry.stamp && $0.value == entry.value } ?? false
-            }
-    }
 
     var exists: Bool {
         guard let born else { return false }

@@ -247,8 +247,17 @@ public actor ThreadDB {
     public func catchUp(_ thread: ThreadID, logs: [PeerID]? = nil) throws(DBError) {
         let reader: DBReader
         do { reader = try self.reader(thread) } catch { return }
-        let heads: [PeerID: Logstore.Head]
-        do { heads = try logstore.heads(of: thread) } catch { throw .threads("\(error)") }
+        // Records arrive one log at a time: read only the heads asked about.
+        var heads: [PeerID: Logstore.Head] = [:]
+        do {
+            if let logs {
+                for log in logs { heads[log] = try logstore.head(of: log, in: thread) }
+            } else {
+                heads = try logstore.heads(of: thread)
+            }
+        } catch {
+            throw .threads("\(error)")
+        }
         var applier = Applier(reader: reader)
         for log in logs ?? heads.keys.sorted() {
             guard let head = heads[log] else { continue }

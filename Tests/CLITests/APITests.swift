@@ -86,6 +86,9 @@ import ThreadsAPI
         }
         #expect(try await wrong.call("node.id").status == 401)
         #expect(try await good.call("node.id").status == 200)
+        let unknownThread = "bafk2xk5lvov2xk5lvov2xk5lvov2xk5lvov2xk5lvov2xk5lvov2xky"
+        let listen = try await good.call("db.listen", ["id": unknownThread])
+        #expect(listen.status == 404 && Client.code(listen) == "not_found")
         // The CLI goes through the API while the daemon holds the repo.
         let id = try (try await CLIRunner.run(["id", "--repo", daemon.repo])).json()
         #expect(id["peerID"] as? String == daemon.peerID)
@@ -151,6 +154,11 @@ import ThreadsAPI
         let added = try await api.ok("add", query: "chunk-size=65536", body: content) as? [String: Any]
         let fileCID = try #require(added?["cid"] as? String)
         #expect(try await api.call("get", ["cid": fileCID]).body == content)
+        // The same bytes from a path on the daemon's machine give the same DAG.
+        let local = a.repo + "/local-file"
+        try Data(content).write(to: URL(fileURLWithPath: local))
+        let imported = try await api.ok("add.path", query: "chunk-size=65536", json: ["path": local]) as? [String: Any]
+        #expect(imported?["cid"] as? String == fileCID)
         let output = b.repo + "/fetched"
         _ = try await other.ok("swarm.connect", json: ["address": try #require(a.address)])
         let saved = try await other.ok("get.save", ["cid": fileCID], json: ["output": output]) as? [String: Any]
