@@ -323,6 +323,9 @@ public struct HTTPClient: Sendable {
                         // response is more useful than the write error, so read it if it is there.
                         do {
                             return try await receive(inbound)
+                        } catch let error as HTTPClientError {
+                            // What the response itself was refused for (too large, malformed).
+                            throw error
                         } catch {
                             throw HTTPClientError.connectionClosed
                         }
