@@ -67,8 +67,9 @@ public final class Blockstore: Sendable {
 
     /// Stores blocks and applies `extra` (index entries, a log head) in the same atomic batch, so
     /// after a crash either both are there or neither: a head never points at a missing block.
-    /// `new` skips the per-block "already stored?" reads, for blocks the caller just made and that
-    /// cannot exist yet (they hold fresh random nonces); the counters then assume they are new.
+    /// `new` skips the per-block "already stored?" reads and the duplicate check, for distinct
+    /// blocks the caller just made and that cannot exist yet (they hold fresh random nonces); the
+    /// counters then assume they are new.
     public func put(_ blocks: [Block], alongWith extra: WriteBatch, sync: Bool = false, new: Bool = false)
         throws(StoreError)
     {
@@ -76,10 +77,13 @@ public final class Blockstore: Sendable {
         defer { counters.lock.unlock() }
         var (count, size) = try lockedStats()
         var batch = WriteBatch()
+        // Fresh blocks are distinct by construction; hashing each CID to find duplicates is
+        // measurable on the append path, so only blocks that may repeat are checked.
         var seen = Set<CID>()
-        for block in blocks where !seen.contains(block.cid) {
-            seen.insert(block.cid)
-            if !new { guard try !has(block.cid) else { continue } }
+        for block in blocks {
+            if !new {
+                guard seen.insert(block.cid).inserted, try !has(block.cid) else { continue }
+            }
             self.blocks.put(block.cid.bytes, block.bytes, in: &batch)
             count += 1
             size += UInt64(block.bytes.count)

@@ -1,4 +1,5 @@
 import DagCBOR
+import Dispatch
 import Store
 import Synchronization
 
@@ -20,6 +21,9 @@ final class GroupCommitter: Sendable {
     }
 
     private let state = Mutex(State())
+    /// The synced writes run here, not on the cooperative pool: a thread blocked in fdatasync
+    /// there would leave one core fewer for preparing the next records while the disk flushes.
+    private let writer = DispatchQueue(label: "threads.group-commit")
 
     init(blockstore: Blockstore) {
         self.blockstore = blockstore
@@ -35,7 +39,7 @@ final class GroupCommitter: Sendable {
             state.running = true
             return (ticket, true)
         }
-        if start { Task.detached { self.drain() } }
+        if start { writer.async { self.drain() } }
         return ticket
     }
 

@@ -510,6 +510,7 @@ public final class Logstore: Sendable {
                 var heads: [PeerID: Head?] = [:]
                 var accepted: [ThreadRecord] = []
                 var blocks: [Block] = []
+                var added = Set<CID>()
                 var batch = WriteBatch()
                 var failure: (any Error)?
                 var key = try self.key(of: id)
@@ -567,8 +568,15 @@ public final class Logstore: Sendable {
                         // Record, event and header of a record new to its log are new blocks (each
                         // holds a fresh nonce or links to one); a body may be here already (fetched
                         // through the exchange).
-                        blocks += [incoming.record, incoming.event, incoming.header]
-                        if try !blockstore.has(incoming.body.cid) { blocks.append(incoming.body) }
+                        // A writer could point two of its records at one event; `new` stores
+                        // must hold each block once.
+                        for block in [incoming.record, incoming.event, incoming.header]
+                        where added.insert(block.cid).inserted {
+                            blocks.append(block)
+                        }
+                        if try !blockstore.has(incoming.body.cid), added.insert(incoming.body.cid).inserted {
+                            blocks.append(incoming.body)
+                        }
                         heads[record.log] = Head(cid: record.cid, sequence: record.sequence)
                         accepted.append(record)
                     } catch {

@@ -25,6 +25,9 @@ public actor Replicator {
     /// members pull them themselves.
     static let forwardLimit = 1024
 
+    /// Batches a pull fetches and verifies ahead of the one it is storing.
+    static let pullDepth = 3
+
     /// Gets a block by CID from the network (the node passes the block exchange).
     public typealias BlockFetcher = @Sendable (CID) async throws -> [UInt8]
 
@@ -443,6 +446,12 @@ public actor Replicator {
         return ingested
     }
 
+    /// One batch of a pull: where it starts, and the work that resolves and verifies it.
+    private struct PullStage: Sendable {
+        let start: UInt64
+        let work: Task<(resolved: [[IPLD]], verified: [Logstore.VerifiedRecord]), any Error>
+    }
+
     private func pullLog(
         _ log: PeerID,
         upTo theirs: UInt64,
@@ -450,33 +459,55 @@ public actor Replicator {
         source: PeerID? = nil,
         call: @escaping @Sendable ([String: IPLD]) async throws -> [String: IPLD]
     ) async throws -> Int {
-        var ingested = 0
-        do {
-            var next = (try logstore.head(of: log, in: thread)).map { $0.sequence + 1 } ?? 0
-            func fetch(from start: UInt64) -> Task<[String: IPLD], any Error> {
-                Task {
-                    try await call([
+        var next = (try logstore.head(of: log, in: thread)).map { $0.sequence + 1 } ?? 0
+        guard next <= theirs else { return 0 }
+        // A pipeline: batches are fetched and verified (on all cores) up to `pullDepth` ahead of
+        // the one being stored, so fetching, checking and the synced write of each batch overlap
+        // instead of taking turns. Storing stays in log order, here.
+        let (stages, stageSink) = AsyncThrowingStream<PullStage, any Error>.makeStream()
+        let (credits, creditSink) = AsyncStream<Void>.makeStream()
+        for _ in 0..<Self.pullDepth { creditSink.yield() }
+        let logstore = logstore
+        let first = next
+        let producer = Task {
+            var start = first
+            var credit = credits.makeAsyncIterator()
+            do {
+                while start <= theirs, await credit.next() != nil, !Task.isCancelled {
+                    let reply = try await call([
                         "op": .string("records"), "log": .bytes(log.bytes), "from": .integer(IPLDInteger(start)),
                     ])
-                }
-            }
-            // The next batch is asked for while this one is checked and stored.
-            var pendingFetch: (start: UInt64, task: Task<[String: IPLD], any Error>)? =
-                next <= theirs ? (next, fetch(from: next)) : nil
-            while let (start, task) = pendingFetch {
-                let reply = try await task.value
-                let records = reply["records"]?.listValue ?? []
-                if records.isEmpty || start != next { break }
-                let predicted = next + UInt64(records.count)
-                pendingFetch = predicted <= theirs ? (predicted, fetch(from: predicted)) : nil
-                let lists = try records.map { record throws -> [IPLD] in
-                    guard let list = record.listValue else {
-                        throw ThreadsError.malformed("a record is a list of blocks")
+                    let records = reply["records"]?.listValue ?? []
+                    if records.isEmpty { break }
+                    let lists = try records.map { record throws -> [IPLD] in
+                        guard let list = record.listValue else {
+                            throw ThreadsError.malformed("a record is a list of blocks")
+                        }
+                        return list
                     }
-                    return list
+                    let work = Task { () async throws -> (resolved: [[IPLD]], verified: [Logstore.VerifiedRecord]) in
+                        let resolved = try await self.resolveBodies(lists, thread: thread)
+                        return (resolved, try await Self.verify(resolved, thread: thread, logstore: logstore))
+                    }
+                    stageSink.yield(PullStage(start: start, work: work))
+                    start += UInt64(records.count)
                 }
-                let resolved = try await resolveBodies(lists, thread: thread)
-                let verified = try await Self.verify(resolved, thread: thread, logstore: logstore)
+                stageSink.finish()
+            } catch {
+                stageSink.finish(throwing: error)
+            }
+        }
+        var ingested = 0
+        var restart = false
+        do {
+            for try await stage in stages {
+                guard stage.start == next else {
+                    // The log moved under the pull (records arrived by push): start again from its head.
+                    stage.work.cancel()
+                    restart = true
+                    break
+                }
+                let (resolved, verified) = try await stage.work.value
                 let stored = try logstore.ingest(verified: verified, into: thread)
                 announce(stored, in: thread)
                 if let source, ingested + stored.count <= Self.forwardLimit {
@@ -490,14 +521,26 @@ public actor Replicator {
                 guard let last = stored.last, last.sequence >= next else { break }
                 next = last.sequence + 1
                 ingested += stored.count
-                if let pending = pendingFetch, pending.start != next {
-                    pending.task.cancel()
-                    pendingFetch = next <= theirs ? (next, fetch(from: next)) : nil
-                }
+                creditSink.yield()
             }
-            pendingFetch?.task.cancel()
+        } catch {
+            await Self.stop(producer, stages: stages, credits: creditSink)
+            throw error
         }
+        await Self.stop(producer, stages: stages, credits: creditSink)
+        if restart { ingested += try await pullLog(log, upTo: theirs, thread: thread, source: source, call: call) }
         return ingested
+    }
+
+    /// Batches fetched or verified ahead of a pull that ended early are cancelled, not left running.
+    private static func stop(
+        _ producer: Task<Void, Never>,
+        stages: AsyncThrowingStream<PullStage, any Error>,
+        credits: AsyncStream<Void>.Continuation
+    ) async {
+        producer.cancel()
+        credits.finish()
+        do { for try await stage in stages { stage.work.cancel() } } catch {}
     }
 }
 

@@ -59,7 +59,6 @@ public struct SecureTransport: Sendable {
             logger: logger
         )
         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(NoiseFrameDecoder()))
-        try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(NoiseFrameEncoder()))
         try channel.pipeline.syncOperations.addHandler(noise)
         let async = try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
         return (async, noise.handshakeResult)

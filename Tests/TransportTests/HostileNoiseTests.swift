@@ -93,3 +93,17 @@ import Testing
         await listener.close()
     }
 }
+
+/// Prefixes each outgoing Noise message with its 2-byte big-endian length: the raw client's framing
+/// (the node's own handler frames as it seals).
+struct NoiseFrameEncoder: MessageToByteEncoder {
+    typealias OutboundIn = ByteBuffer
+
+    func encode(data: ByteBuffer, out: inout ByteBuffer) throws {
+        guard data.readableBytes <= NoiseFrame.maxLength else {
+            throw TransportError.messageTooLarge(size: data.readableBytes, limit: NoiseFrame.maxLength)
+        }
+        out.writeInteger(UInt16(data.readableBytes))
+        out.writeImmutableBuffer(data)
+    }
+}

@@ -11,7 +11,8 @@ public struct NoiseHandshakeResult: Sendable {
 
 /// Runs the Noise XX handshake on a channel, then encrypts and decrypts the byte stream above it.
 ///
-/// Below it: Noise messages (framed by `NoiseFrameDecoder`/`NoiseFrameEncoder`). Above it: a
+/// Below it: incoming Noise messages split by `NoiseFrameDecoder`; outgoing messages leave framed
+/// (2-byte length) by this handler, so a write is sealed straight into its wire buffer. Above it: a
 /// plaintext byte stream; outgoing writes larger than one Noise message are split, and each
 /// decrypted message is passed up as it arrives. Writes made before the handshake completes are
 /// held and sent once it does. Any handshake or decryption failure closes the channel.
@@ -85,7 +86,7 @@ final class NoiseHandler: ChannelDuplexHandler {
         guard case .handshaking(var handshake) = state else { return }
         do {
             while handshake.isOurTurn {
-                let message = try handshake.writeMessage()
+                let message = try NoiseFrame.encode(handshake.writeMessage())
                 context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: message)), promise: nil)
             }
             if handshake.isComplete {
@@ -138,18 +139,23 @@ final class NoiseHandler: ChannelDuplexHandler {
         case .handshaking:
             pending.append((buffer, promise))
         case .transport(var session):
+            // All the Noise messages of one write go out in one buffer, framed and sealed in place:
+            // no intermediate arrays, one allocation per write.
+            let messages = max(1, (buffer.readableBytes + NoiseSession.maxPlaintext - 1) / NoiseSession.maxPlaintext)
+            var out = context.channel.allocator.buffer(
+                capacity: buffer.readableBytes + messages * (2 + AEADAlgorithm.tagLength)
+            )
             do {
-                // One Noise message carries at most 65519 bytes of plaintext.
                 repeat {
-                    let chunk = buffer.readBytes(length: min(buffer.readableBytes, NoiseSession.maxPlaintext)) ?? []
-                    let sealed = try session.encrypt(chunk)
-                    let isLast = buffer.readableBytes == 0
-                    context.write(
-                        wrapOutboundOut(context.channel.allocator.buffer(bytes: sealed)),
-                        promise: isLast ? promise : nil
-                    )
+                    let length = min(buffer.readableBytes, NoiseSession.maxPlaintext)
+                    out.writeInteger(UInt16(length + AEADAlgorithm.tagLength))
+                    try buffer.readWithUnsafeReadableBytes { (bytes) throws(TransportError) -> Int in
+                        try session.encrypt(UnsafeRawBufferPointer(rebasing: bytes[0..<length]), appendingTo: &out)
+                        return length
+                    }
                 } while buffer.readableBytes > 0
                 state = .transport(session)
+                context.write(wrapOutboundOut(out), promise: promise)
             } catch {
                 promise?.fail(error)
                 fail(context: context, error)

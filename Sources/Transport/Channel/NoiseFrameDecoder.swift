@@ -12,16 +12,3 @@ struct NoiseFrameDecoder: ByteToMessageDecoder {
         return .continue
     }
 }
-
-/// Prefixes each outgoing Noise message with its 2-byte big-endian length.
-struct NoiseFrameEncoder: MessageToByteEncoder {
-    typealias OutboundIn = ByteBuffer
-
-    func encode(data: ByteBuffer, out: inout ByteBuffer) throws {
-        guard data.readableBytes <= NoiseFrame.maxLength else {
-            throw TransportError.messageTooLarge(size: data.readableBytes, limit: NoiseFrame.maxLength)
-        }
-        out.writeInteger(UInt16(data.readableBytes))
-        out.writeImmutableBuffer(data)
-    }
-}
