@@ -30,6 +30,11 @@ final class NoiseHandler: ChannelDuplexHandler {
 
     private var state: State
     private var pending: [(ByteBuffer, EventLoopPromise<Void>?)] = []
+    /// Plaintext of the messages decrypted in this read burst, passed up as one buffer when the
+    /// burst ends: one element per socket read for the reader above rather than one per message.
+    private var decrypted: ByteBuffer?
+    /// Plaintext held back at most: a burst larger than this goes up in pieces of about this size.
+    static let coalesceLimit = 256 << 10
     private let completion: EventLoopPromise<NoiseHandshakeResult>
     private let timeout: TimeAmount
     private let logger: Logger
@@ -118,13 +123,18 @@ final class NoiseHandler: ChannelDuplexHandler {
             }
         case .transport(var session):
             let ciphertext = unwrapInboundIn(data)
-            var plaintext = context.channel.allocator.buffer(capacity: ciphertext.readableBytes)
+            var plaintext = decrypted ?? context.channel.allocator.buffer(capacity: ciphertext.readableBytes)
+            decrypted = nil
             do {
                 try ciphertext.withUnsafeReadableBytes { (bytes) throws(TransportError) in
                     try session.decrypt(bytes, appendingTo: &plaintext)
                 }
                 state = .transport(session)
-                context.fireChannelRead(wrapInboundOut(plaintext))
+                if plaintext.readableBytes >= Self.coalesceLimit {
+                    context.fireChannelRead(wrapInboundOut(plaintext))
+                } else {
+                    decrypted = plaintext
+                }
             } catch {
                 fail(context: context, error)
             }
@@ -165,7 +175,19 @@ final class NoiseHandler: ChannelDuplexHandler {
         }
     }
 
+    func channelReadComplete(context: ChannelHandlerContext) {
+        passUpDecrypted(context: context)
+        context.fireChannelReadComplete()
+    }
+
+    private func passUpDecrypted(context: ChannelHandlerContext) {
+        guard let plaintext = decrypted else { return }
+        decrypted = nil
+        context.fireChannelRead(wrapInboundOut(plaintext))
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
+        passUpDecrypted(context: context)
         timeoutTask?.cancel()
         complete(.failure(TransportError.outOfOrder("the connection closed during the handshake")))
         for (_, promise) in pending { promise?.fail(ChannelError.ioOnClosedChannel) }
@@ -192,6 +214,8 @@ final class NoiseHandler: ChannelDuplexHandler {
         complete(.failure(error))
         for (_, promise) in pending { promise?.fail(error) }
         pending = []
+        // Messages that authenticated before the failing one were genuine: they still go up.
+        passUpDecrypted(context: context)
         context.fireErrorCaught(error)
         context.close(promise: nil)
     }
