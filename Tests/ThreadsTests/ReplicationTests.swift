@@ -138,6 +138,31 @@ struct ReplicationTests {
         for node in [a, b] { await node.shutdown() }
     }
 
+    /// More batches than the pull keeps in flight: every record arrives, stored in log order.
+    @Test func aPullLongerThanItsPipelineStoresEveryBatchInOrder() async throws {
+        let a = try await ThreadsTestNode()
+        let b = try await ThreadsTestNode()
+        let thread = ThreadID(variant: .raw)
+        let key = ThreadKey()
+        try a.logstore.addThread(thread, key: key)
+        let count = Replicator.batchSize * (Replicator.pullDepth + 2) + 5
+        let bodies = (0..<count).map { "r\($0)" }
+        // Queued together, the appends share synced writes.
+        let appends = try bodies.map { try a.logstore.beginAppend(Array($0.utf8), to: thread) }
+        for append in appends { try await append.durable() }
+        try b.logstore.addThread(thread, key: key)
+        try b.logstore.addMember(a.peer, to: thread)
+        _ = try await b.manager.connect(a.address)
+        _ = await b.replicator.pull(thread, from: a.peer)
+        #expect(try b.recordCount(thread) == count)
+        let log = try #require(try b.logstore.heads(of: thread).keys.first)
+        let stored = try b.logstore.entries(of: log, in: thread).map { sequence, entry in
+            "\(sequence):" + String(decoding: try b.logstore.read(entry, in: thread).body, as: UTF8.self)
+        }
+        #expect(stored == bodies.enumerated().map { "\($0.offset):\($0.element)" })
+        for node in [a, b] { await node.shutdown() }
+    }
+
     @Test func largeBodiesTravelByLinkThroughTheBlockFetcher() async throws {
         let a = try await ThreadsTestNode()
         let fetched = FetchCounter()

@@ -62,6 +62,44 @@ import Transport
         await listener.close()
     }
 
+    /// Writes sent back to back: several Noise messages arrive in one socket read and go up as one
+    /// buffer, and the stream above is still exactly the bytes written, in order.
+    @Test func backToBackWritesArriveAsTheExactStream() async throws {
+        let server = SecureTransport(identity: Ed25519.PrivateKey())
+        let listener = try await server.listen(on: Multiaddr("/ip4/127.0.0.1/tcp/0"))
+        let writes = (0..<300).map { i in [UInt8](repeating: UInt8(i % 251), count: 1000 + i) }
+        let total = writes.reduce(0) { $0 + $1.count }
+        let (results, sink) = AsyncStream<([UInt8], Int)>.makeStream()
+        let task = Task {
+            try await listener.run { connection in
+                let received: ([UInt8], Int) =
+                    (try? await connection.channel.executeThenClose { inbound, _ -> ([UInt8], Int) in
+                        var bytes: [UInt8] = []
+                        var chunks = 0
+                        for try await chunk in inbound {
+                            bytes += Array(buffer: chunk)
+                            chunks += 1
+                            if bytes.count >= total { break }
+                        }
+                        return (bytes, chunks)
+                    }) ?? ([], 0)
+                sink.yield(received)
+            }
+        }
+        defer { task.cancel() }
+        let address = try #require(listener.localAddress)
+        let full = try address.encapsulate(Multiaddr("/p2p/\(server.identity.publicKey.peerID)"))
+        let connection = try await SecureTransport(identity: Ed25519.PrivateKey()).dial(full)
+        try await connection.channel.executeThenClose { _, outbound in
+            try await outbound.write(contentsOf: writes.map { ByteBuffer(bytes: $0) })
+            var iterator = results.makeAsyncIterator()
+            let (bytes, chunks) = try #require(await iterator.next())
+            #expect(bytes == writes.flatMap { $0 })
+            #expect(chunks <= writes.count)
+        }
+        await listener.close()
+    }
+
     @Test func ipv6Loopback() async throws {
         let server = SecureTransport(identity: Ed25519.PrivateKey())
         let listener = try await server.listen(on: Multiaddr("/ip6/::1/tcp/0"))
