@@ -459,8 +459,34 @@ public actor Replicator {
         source: PeerID? = nil,
         call: @escaping @Sendable ([String: IPLD]) async throws -> [String: IPLD]
     ) async throws -> Int {
+        var ingested = 0
+        // Each restart has stored at least one record, so this ends.
+        while true {
+            let (stored, restart) = try await pullRun(
+                log,
+                upTo: theirs,
+                thread: thread,
+                source: source,
+                forwarded: ingested,
+                call: call
+            )
+            ingested += stored
+            guard restart, stored > 0 else { return ingested }
+        }
+    }
+
+    /// One pipelined run of a pull from this node's head; says whether to start again from the
+    /// new head (the answers stopped lining up with the batches asked for).
+    private func pullRun(
+        _ log: PeerID,
+        upTo theirs: UInt64,
+        thread: ThreadID,
+        source: PeerID?,
+        forwarded: Int,
+        call: @escaping @Sendable ([String: IPLD]) async throws -> [String: IPLD]
+    ) async throws -> (stored: Int, restart: Bool) {
         var next = (try logstore.head(of: log, in: thread)).map { $0.sequence + 1 } ?? 0
-        guard next <= theirs else { return 0 }
+        guard next <= theirs else { return (0, false) }
         // A pipeline: batches are fetched and verified (on all cores) up to `pullDepth` ahead of
         // the one being stored, so fetching, checking and the synced write of each batch overlap
         // instead of taking turns. Storing stays in log order, here.
@@ -502,7 +528,8 @@ public actor Replicator {
         do {
             for try await stage in stages {
                 guard stage.start == next else {
-                    // The log moved under the pull (records arrived by push): start again from its head.
+                    // The answers stopped lining up with the batches asked for (a peer answered an
+                    // overlapping range): start again from the head.
                     stage.work.cancel()
                     restart = true
                     break
@@ -510,7 +537,7 @@ public actor Replicator {
                 let (resolved, verified) = try await stage.work.value
                 let stored = try logstore.ingest(verified: verified, into: thread)
                 announce(stored, in: thread)
-                if let source, ingested + stored.count <= Self.forwardLimit {
+                if let source, forwarded + ingested + stored.count <= Self.forwardLimit {
                     // Records new here go on to the other connected members, as pushes do: a member
                     // that came back after a crash reaches everyone through whoever pulls from it.
                     let fresh = zip(resolved, verified).filter { $0.1.record.sequence >= next }.map(\.0)
@@ -528,8 +555,7 @@ public actor Replicator {
             throw error
         }
         await Self.stop(producer, stages: stages, credits: creditSink)
-        if restart { ingested += try await pullLog(log, upTo: theirs, thread: thread, source: source, call: call) }
-        return ingested
+        return (ingested, restart)
     }
 
     /// Batches fetched or verified ahead of a pull that ended early are cancelled, not left running.

@@ -18,11 +18,21 @@ final class ThreadsTestNode: @unchecked Sendable {
     var peer: PeerID { manager.localPeer }
     var logstore: Logstore { store.logstore }
 
-    init(fetchBlock: Replicator.BlockFetcher? = nil) async throws {
+    /// `rewrite` changes each replication request before this node serves it (a misbehaving peer).
+    init(
+        fetchBlock: Replicator.BlockFetcher? = nil,
+        rewrite: (@Sendable ([UInt8]) -> [UInt8])? = nil
+    ) async throws {
         store = try TempStore()
         var protocols = MuxProtocols()
         let slot = Slot<Replicator>()
         Replicator.register(in: &protocols, slot: slot)
+        if let rewrite {
+            protocols.handleRequests(Replicator.protocolName) { request in
+                guard let replicator = slot.value else { throw ThreadsError.notAllowed("not ready") }
+                return .single(try await replicator.serve(rewrite(request.payload), from: request.remotePeer))
+            }
+        }
         manager = ConnectionManager(transport: SecureTransport(identity: Ed25519.PrivateKey()), protocols: protocols)
         replicator = Replicator(
             logstore: store.logstore,
@@ -160,6 +170,32 @@ struct ReplicationTests {
             "\(sequence):" + String(decoding: try b.logstore.read(entry, in: thread).body, as: UTF8.self)
         }
         #expect(stored == bodies.enumerated().map { "\($0.offset):\($0.element)" })
+        for node in [a, b] { await node.shutdown() }
+    }
+
+    /// A peer that answers each batch from a little before where it was asked (overlapping
+    /// ranges): the pipelined pull notices the batches no longer line up, starts again from its
+    /// head, and still ends with every record.
+    @Test func aPullRestartsWhenAnswersOverlapAndStillGetsEverything() async throws {
+        let a = try await ThreadsTestNode(rewrite: { payload in
+            guard var fields = (try? DagCBOR.decode(payload))?.mapValue, fields["op"]?.stringValue == "records",
+                let from = fields["from"]?.integerValue?.argument, from >= 100
+            else { return payload }
+            fields["from"] = .integer(IPLDInteger(from - 10))
+            return (try? DagCBOR.encode(.map(fields))) ?? payload
+        })
+        let b = try await ThreadsTestNode()
+        let thread = ThreadID(variant: .raw)
+        let key = ThreadKey()
+        try a.logstore.addThread(thread, key: key)
+        let count = Replicator.batchSize * (Replicator.pullDepth + 2) + 5
+        let appends = try (0..<count).map { try a.logstore.beginAppend(Array("r\($0)".utf8), to: thread) }
+        for append in appends { try await append.durable() }
+        try b.logstore.addThread(thread, key: key)
+        try b.logstore.addMember(a.peer, to: thread)
+        _ = try await b.manager.connect(a.address)
+        _ = await b.replicator.pull(thread, from: a.peer)
+        #expect(try b.recordCount(thread) == count)
         for node in [a, b] { await node.shutdown() }
     }
 
