@@ -244,14 +244,26 @@ public final class Database: @unchecked Sendable {
         release()
     }
 
-    /// Iterates keys starting with `prefix` in ascending byte order, optionally over a snapshot.
-    public func scan(prefix: [UInt8] = [], snapshot: Snapshot? = nil) throws(StoreError) -> PrefixIterator {
+    /// Iterates keys starting with `prefix` in ascending byte order, optionally over a snapshot,
+    /// from the first such key at or after `start` (the whole prefix when nil).
+    public func scan(prefix: [UInt8] = [], from start: [UInt8]? = nil, snapshot: Snapshot? = nil) throws(StoreError)
+        -> PrefixIterator
+    {
         try retain()
         let opts = leveldb_readoptions_create()!
         leveldb_readoptions_set_fill_cache(opts, 0)
         if let snapshot { leveldb_readoptions_set_snapshot(opts, snapshot.handle) }
         let iterator = leveldb_create_iterator(db, opts)!
-        return PrefixIterator(database: self, snapshot: snapshot, options: opts, iterator: iterator, prefix: prefix)
+        // A start before the prefix would only walk keys outside it.
+        let seek = start.map { $0.lexicographicallyPrecedes(prefix) ? prefix : $0 } ?? prefix
+        return PrefixIterator(
+            database: self,
+            snapshot: snapshot,
+            options: opts,
+            iterator: iterator,
+            prefix: prefix,
+            seek: seek
+        )
     }
 
     /// LevelDB's estimate of the bytes on disk used by keys in `[start, limit)`.

@@ -65,6 +65,21 @@ public struct Keyspace: Sendable {
         return out
     }
 
+    /// Up to `limit` entries whose key starts with `prefix`, from the first at or after `start`
+    /// (both without the keyspace prefix), in byte order; keys are returned without the keyspace
+    /// prefix. One iterator instead of a point read per key, for runs of consecutive keys.
+    public func scan(prefix sub: [UInt8], from start: [UInt8], limit: Int, snapshot: Snapshot? = nil)
+        throws(StoreError) -> [(key: [UInt8], value: [UInt8])]
+    {
+        let iterator = try database.scan(prefix: prefix + sub, from: prefix + start, snapshot: snapshot)
+        var out: [(key: [UInt8], value: [UInt8])] = []
+        while out.count < limit, let (key, value) = iterator.next() {
+            out.append((Array(key.dropFirst(prefix.count)), value))
+        }
+        try iterator.checkError()
+        return out
+    }
+
     /// Visits entries one at a time without collecting them (for keyspaces too large for memory).
     public func forEach(prefix sub: [UInt8] = [], snapshot: Snapshot? = nil, _ body: ([UInt8], [UInt8]) throws -> Bool)
         throws

@@ -1,6 +1,7 @@
 internal import CLevelDB
 
-/// Walks the keys that start with a prefix, in ascending byte order, yielding `(key, value)`.
+/// Walks the keys that start with a prefix, in ascending byte order from a seek key (the prefix
+/// itself, or a later key inside it), yielding `(key, value)`.
 ///
 /// Holds its database (and snapshot) open until it is released, so it can never read from a closed
 /// handle. Not shared between threads: each caller makes its own.
@@ -10,15 +11,24 @@ public final class PrefixIterator: Sequence, IteratorProtocol {
     private let options: OpaquePointer
     private let iterator: OpaquePointer
     private let prefix: [UInt8]
+    private let seek: [UInt8]
     private var started = false
     private var finished = false
 
-    init(database: Database, snapshot: Snapshot?, options: OpaquePointer, iterator: OpaquePointer, prefix: [UInt8]) {
+    init(
+        database: Database,
+        snapshot: Snapshot?,
+        options: OpaquePointer,
+        iterator: OpaquePointer,
+        prefix: [UInt8],
+        seek: [UInt8]
+    ) {
         self.database = database
         self.snapshot = snapshot
         self.options = options
         self.iterator = iterator
         self.prefix = prefix
+        self.seek = seek
     }
 
     public func next() -> (key: [UInt8], value: [UInt8])? {
@@ -27,7 +37,7 @@ public final class PrefixIterator: Sequence, IteratorProtocol {
             leveldb_iter_next(iterator)
         } else {
             started = true
-            prefix.withUnsafeBufferPointer { p in
+            seek.withUnsafeBufferPointer { p in
                 p.withMemoryRebound(to: CChar.self) { leveldb_iter_seek(iterator, $0.baseAddress, p.count) }
             }
         }

@@ -690,9 +690,17 @@ public final class Logstore: Sendable {
         throws(ThreadsError)
         -> [(sequence: UInt64, entry: Entry)]
     {
+        // One range read over the index (keys end in the big-endian sequence), stopping at the
+        // first gap, as a read per sequence would.
+        let start = indexKey(id, log, sequence)
+        let found = try wrap { try logSpace.scan(prefix: Array(start.dropLast(8)), from: start, limit: limit) }
         var out: [(UInt64, Entry)] = []
         var next = sequence
-        while out.count < limit, let entry = try self.entry(of: log, sequence: next, in: id) {
+        for (key, value) in found {
+            guard key.count == start.count,
+                key.suffix(8).reduce(UInt64(0), { $0 << 8 | UInt64($1) }) == next,
+                let entry = Self.decodeEntry(value)
+            else { break }
             out.append((next, entry))
             next += 1
         }

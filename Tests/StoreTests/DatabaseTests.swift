@@ -85,6 +85,23 @@ import Testing
         #expect(seen == 2)
     }
 
+    @Test func rangeScanStartsAtAKeyStaysInItsPrefixAndStopsAtTheLimit() throws {
+        let dir = TempDir()
+        let db = try Database(path: dir.path)
+        let users = Keyspace(db, prefix: "/users/")
+        for name in ["al", "alice", "alma", "bob", "carol"] { try users.put(bytes(name), bytes(name.uppercased())) }
+        let names = { (found: [(key: [UInt8], value: [UInt8])]) in found.map { String(decoding: $0.key, as: UTF8.self) }
+        }
+        #expect(names(try users.scan(prefix: bytes("al"), from: bytes("alb"), limit: 10)) == ["alice", "alma"])
+        #expect(names(try users.scan(prefix: bytes("al"), from: bytes("al"), limit: 2)) == ["al", "alice"])
+        // A start before the prefix begins at the prefix; one past it finds nothing.
+        #expect(names(try users.scan(prefix: bytes("b"), from: bytes("a"), limit: 10)) == ["bob"])
+        #expect(try users.scan(prefix: bytes("al"), from: bytes("am"), limit: 10).isEmpty)
+        #expect(
+            try users.scan(prefix: [], from: bytes("bob"), limit: 10).map(\.value) == [bytes("BOB"), bytes("CAROL")]
+        )
+    }
+
     @Test func snapshotIterationIgnoresLaterWrites() throws {
         let dir = TempDir()
         let db = try Database(path: dir.path)
