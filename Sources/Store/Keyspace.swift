@@ -52,26 +52,16 @@ public struct Keyspace: Sendable {
     }
 
     /// Entries of this keyspace whose key (without the keyspace prefix) starts with `prefix`, in
-    /// byte order; the yielded keys have the keyspace prefix removed.
-    public func scan(prefix sub: [UInt8] = [], snapshot: Snapshot? = nil) throws(StoreError) -> [(
-        key: [UInt8], value: [UInt8]
-    )] {
-        let iterator = try database.scan(prefix: prefix + sub, snapshot: snapshot)
-        var out: [(key: [UInt8], value: [UInt8])] = []
-        while let (key, value) = iterator.next() {
-            out.append((Array(key.dropFirst(prefix.count)), value))
-        }
-        try iterator.checkError()
-        return out
-    }
-
-    /// Up to `limit` entries whose key starts with `prefix`, from the first at or after `start`
-    /// (both without the keyspace prefix), in byte order; keys are returned without the keyspace
-    /// prefix. One iterator instead of a point read per key, for runs of consecutive keys.
-    public func scan(prefix sub: [UInt8], from start: [UInt8], limit: Int, snapshot: Snapshot? = nil)
-        throws(StoreError) -> [(key: [UInt8], value: [UInt8])]
-    {
-        let iterator = try database.scan(prefix: prefix + sub, from: prefix + start, snapshot: snapshot)
+    /// byte order, from the first at or after `start` (also without the keyspace prefix; the whole
+    /// prefix when nil), at most `limit` of them; the yielded keys have the keyspace prefix removed.
+    /// A start key reads a run of consecutive keys with one iterator instead of a read per key.
+    public func scan(
+        prefix sub: [UInt8] = [],
+        from start: [UInt8]? = nil,
+        limit: Int = .max,
+        snapshot: Snapshot? = nil
+    ) throws(StoreError) -> [(key: [UInt8], value: [UInt8])] {
+        let iterator = try database.scan(prefix: prefix + sub, from: start.map { prefix + $0 }, snapshot: snapshot)
         var out: [(key: [UInt8], value: [UInt8])] = []
         while out.count < limit, let (key, value) = iterator.next() {
             out.append((Array(key.dropFirst(prefix.count)), value))

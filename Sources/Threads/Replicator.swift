@@ -467,7 +467,7 @@ public actor Replicator {
                 upTo: theirs,
                 thread: thread,
                 source: source,
-                forwarded: ingested,
+                earlier: ingested,
                 call: call
             )
             ingested += stored
@@ -476,13 +476,14 @@ public actor Replicator {
     }
 
     /// One pipelined run of a pull from this node's head; says whether to start again from the
-    /// new head (the answers stopped lining up with the batches asked for).
+    /// new head (the answers stopped lining up with the batches asked for). `earlier` counts the
+    /// records earlier runs of the same pull stored, for the forwarding limit.
     private func pullRun(
         _ log: PeerID,
         upTo theirs: UInt64,
         thread: ThreadID,
         source: PeerID?,
-        forwarded: Int,
+        earlier: Int,
         call: @escaping @Sendable ([String: IPLD]) async throws -> [String: IPLD]
     ) async throws -> (stored: Int, restart: Bool) {
         var next = (try logstore.head(of: log, in: thread)).map { $0.sequence + 1 } ?? 0
@@ -537,7 +538,7 @@ public actor Replicator {
                 let (resolved, verified) = try await stage.work.value
                 let stored = try logstore.ingest(verified: verified, into: thread)
                 announce(stored, in: thread)
-                if let source, forwarded + ingested + stored.count <= Self.forwardLimit {
+                if let source, earlier + ingested + stored.count <= Self.forwardLimit {
                     // Records new here go on to the other connected members, as pushes do: a member
                     // that came back after a crash reaches everyone through whoever pulls from it.
                     let fresh = zip(resolved, verified).filter { $0.1.record.sequence >= next }.map(\.0)

@@ -1,9 +1,10 @@
 import Testing
+import ThreadsTestKit
 
 @testable import ThreadsDB
 
 @Suite struct IndexKeyTests {
-    static func randomScalar(_ rng: inout SplitMix64) -> JSON {
+    static func randomScalar(_ rng: inout SeededGenerator) -> JSON {
         switch rng.below(8) {
         case 0: return .null
         case 1: return .bool(rng.chance(0.5))
@@ -37,7 +38,7 @@ import Testing
     }
 
     @Test func encodingOrderIsSortOrder() throws {
-        var rng = SplitMix64(seed: 0x5EED_0010)
+        var rng = SeededGenerator(seed: 0x5EED_0010)
         for _ in 0..<20000 {
             let a = Self.randomScalar(&rng)
             let b = rng.chance(0.1) ? a : Self.randomScalar(&rng)
@@ -50,7 +51,7 @@ import Testing
     }
 
     @Test func lengthAndDecodeRoundTripWithIDs() throws {
-        var rng = SplitMix64(seed: 0x5EED_0011)
+        var rng = SeededGenerator(seed: 0x5EED_0011)
         for _ in 0..<5000 {
             let value = Self.randomScalar(&rng)
             let encoded = try #require(IndexKey.encode(value))

@@ -1,4 +1,5 @@
 import Testing
+import ThreadsTestKit
 
 @testable import ThreadsDB
 
@@ -51,7 +52,7 @@ extension Array {
 
 @Suite struct IndexPlanTests {
     @Test func plansSelectSupersetsAndTheIndexPathEqualsTheScan() throws {
-        var rng = SplitMix64(seed: 0x5EED_0020)
+        var rng = SeededGenerator(seed: 0x5EED_0020)
         let documents = Corpus.documents(&rng, count: 300)
         let byID = Dictionary(uniqueKeysWithValues: documents.map { ($0["_id"]!.stringValue!, $0) })
         let indexed = Corpus.indexablePaths.map(FieldPath.init)

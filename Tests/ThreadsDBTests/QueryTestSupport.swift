@@ -1,25 +1,8 @@
+import ThreadsTestKit
+
 @testable import ThreadsDB
 
-/// SplitMix64: a tiny seeded generator, so every run sees the same random data.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-
-    init(seed: UInt64) {
-        state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func below(_ bound: Int) -> Int {
-        Int(next() % UInt64(bound))
-    }
-
+extension SeededGenerator {
     mutating func chance(_ probability: Double) -> Bool {
         Double(next() >> 11) / Double(1 << 53) < probability
     }
@@ -42,7 +25,7 @@ enum Corpus {
     ]
     static let indexablePaths = ["n", "s", "x", "tags", "tags.0", "addr.city", "addr.zip"]
 
-    static func scalar(_ rng: inout SplitMix64) -> JSON {
+    static func scalar(_ rng: inout SeededGenerator) -> JSON {
         switch rng.below(10) {
         case 0..<4: rng.pick(numbers)
         case 4..<8: rng.pick(strings)
@@ -51,7 +34,7 @@ enum Corpus {
         }
     }
 
-    static func array(_ rng: inout SplitMix64) -> JSON {
+    static func array(_ rng: inout SeededGenerator) -> JSON {
         .array(
             (0..<rng.below(4)).map { _ in
                 // Now and then a nested array or object, which index entries must skip.
@@ -60,7 +43,7 @@ enum Corpus {
         )
     }
 
-    static func value(_ rng: inout SplitMix64) -> JSON {
+    static func value(_ rng: inout SeededGenerator) -> JSON {
         switch rng.below(20) {
         case 0..<14: scalar(&rng)
         case 14..<18: array(&rng)
@@ -68,7 +51,7 @@ enum Corpus {
         }
     }
 
-    static func document(_ rng: inout SplitMix64, id: Int) -> JSON {
+    static func document(_ rng: inout SeededGenerator, id: Int) -> JSON {
         var members: [String: JSON] = ["_id": .string("d\(1000 + id)")]
         // `n` and `s` never hold arrays, so index plans on them may intersect bounds.
         if rng.chance(0.85) { members["n"] = rng.chance(0.8) ? rng.pick(numbers) : scalar(&rng) }
@@ -89,12 +72,12 @@ enum Corpus {
         return .object(members)
     }
 
-    static func documents(_ rng: inout SplitMix64, count: Int) -> [JSON] {
+    static func documents(_ rng: inout SeededGenerator, count: Int) -> [JSON] {
         (0..<count).map { document(&rng, id: $0) }
     }
 
     /// An operand for `$eq`, `$ne`, `$in` or a literal: mostly scalars, sometimes an array or object.
-    static func operand(_ rng: inout SplitMix64) -> JSON {
+    static func operand(_ rng: inout SeededGenerator) -> JSON {
         switch rng.below(20) {
         case 0..<17: scalar(&rng)
         case 17, 18: .array((0..<rng.below(3)).map { _ in scalar(&rng) })
@@ -102,11 +85,11 @@ enum Corpus {
         }
     }
 
-    static func orderedOperand(_ rng: inout SplitMix64) -> JSON {
+    static func orderedOperand(_ rng: inout SeededGenerator) -> JSON {
         rng.chance(0.5) ? rng.pick(numbers) : rng.pick(strings)
     }
 
-    static func operatorObject(_ rng: inout SplitMix64, depth: Int) -> JSON {
+    static func operatorObject(_ rng: inout SeededGenerator, depth: Int) -> JSON {
         var operators: [String: JSON] = [:]
         for _ in 0..<(1 + rng.below(2)) {
             let name = rng.pick(["$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$exists", "$not"])
@@ -122,7 +105,7 @@ enum Corpus {
         return .object(operators)
     }
 
-    static func filter(_ rng: inout SplitMix64, depth: Int = 0) -> JSON {
+    static func filter(_ rng: inout SeededGenerator, depth: Int = 0) -> JSON {
         var members: [String: JSON] = [:]
         let count = depth == 0 ? rng.below(4) : 1 + rng.below(2)
         for _ in 0..<count {
@@ -139,7 +122,7 @@ enum Corpus {
     }
 
     /// A conjunction of conditions on indexable paths, the shape index plans are made for.
-    static func plannableFilter(_ rng: inout SplitMix64) -> JSON {
+    static func plannableFilter(_ rng: inout SeededGenerator) -> JSON {
         var members: [String: JSON] = [:]
         for _ in 0..<(1 + rng.below(3)) {
             // Often a path without arrays, where bounds intersect.
@@ -163,7 +146,7 @@ enum Corpus {
     }
 
     /// A random query object: a filter, 1–2 sort keys in either spelling, sometimes skip and limit.
-    static func query(_ rng: inout SplitMix64, filter: JSON) -> JSON {
+    static func query(_ rng: inout SeededGenerator, filter: JSON) -> JSON {
         var sort: [JSON] = []
         for _ in 0..<(1 + rng.below(2)) {
             let path = rng.pick(paths)

@@ -1,10 +1,11 @@
 import Testing
+import ThreadsTestKit
 
 @testable import ThreadsDB
 
 @Suite struct QuerySemanticsTests {
     @Test func randomFiltersAgreeWithBruteForce() throws {
-        var rng = SplitMix64(seed: 0x5EED_0001)
+        var rng = SeededGenerator(seed: 0x5EED_0001)
         let documents = Corpus.documents(&rng, count: 300)
         var mismatches: [String] = []
         var selective = 0
@@ -27,7 +28,7 @@ import Testing
     }
 
     @Test func randomQueriesAgreeWithBruteForceSort() throws {
-        var rng = SplitMix64(seed: 0x5EED_0002)
+        var rng = SeededGenerator(seed: 0x5EED_0002)
         let documents = Corpus.documents(&rng, count: 300)
         var shuffled = documents
         shuffled.shuffle(using: &rng)
@@ -45,7 +46,7 @@ import Testing
     }
 
     @Test func precedesIsTheRunOrder() throws {
-        var rng = SplitMix64(seed: 0x5EED_0003)
+        var rng = SeededGenerator(seed: 0x5EED_0003)
         let documents = Corpus.documents(&rng, count: 200)
         for _ in 0..<100 {
             let query = try Query(Corpus.query(&rng, filter: [:]))
@@ -190,16 +191,21 @@ import Testing
             ([1], "a filter must be an object"),
         ]
         for (json, message) in cases {
-            do {
-                _ = try Filter(json)
-                Issue.record("\(json) parsed")
-            } catch {
-                guard case .badQuery(let reason) = error else {
-                    Issue.record("\(json): \(error) is not badQuery")
-                    continue
-                }
-                #expect(reason.contains(message), "\(json): \(reason)")
+            Self.expectBadQuery(json, message) { (json) throws(DBError) in _ = try Filter(json) }
+        }
+    }
+
+    /// `parse` refuses `json` with a badQuery error whose reason contains `message`.
+    static func expectBadQuery(_ json: JSON, _ message: String, _ parse: (JSON) throws(DBError) -> Void) {
+        do {
+            try parse(json)
+            Issue.record("\(json) parsed")
+        } catch {
+            guard case .badQuery(let reason) = error else {
+                Issue.record("\(json): \(error) is not badQuery")
+                return
             }
+            #expect(reason.contains(message), "\(json): \(reason)")
         }
     }
 
@@ -221,16 +227,7 @@ import Testing
             ("q", "a query must be an object"),
         ]
         for (json, message) in cases {
-            do {
-                _ = try Query(json)
-                Issue.record("\(json) parsed")
-            } catch {
-                guard case .badQuery(let reason) = error else {
-                    Issue.record("\(json): \(error) is not badQuery")
-                    continue
-                }
-                #expect(reason.contains(message), "\(json): \(reason)")
-            }
+            Self.expectBadQuery(json, message) { (json) throws(DBError) in _ = try Query(json) }
         }
     }
 }

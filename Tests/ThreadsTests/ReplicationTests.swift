@@ -55,6 +55,19 @@ final class ThreadsTestNode: @unchecked Sendable {
         return record
     }
 
+    /// Appends every body in one burst (the appends share synced writes).
+    func appendDurably(_ bodies: [String], to thread: ThreadID) async throws {
+        let appends = try bodies.map { try logstore.beginAppend(Array($0.utf8), to: thread) }
+        for append in appends { try await append.durable() }
+    }
+
+    /// Holds `thread` with `key`, takes `other` as a member and connects to it.
+    func join(_ thread: ThreadID, key: ThreadKey, through other: ThreadsTestNode) async throws {
+        try logstore.addThread(thread, key: key)
+        try logstore.addMember(other.peer, to: thread)
+        _ = try await manager.connect(other.address)
+    }
+
     /// Every body this node can read in the thread, sorted.
     func bodies(_ thread: ThreadID) throws -> [String] {
         var out: [String] = []
@@ -117,16 +130,12 @@ struct ReplicationTests {
         let key = ThreadKey()
         try a.logstore.addThread(thread, key: key)
         for n in 0..<5 { try await a.write("secret \(n)", to: thread) }
-        try replica.logstore.addThread(thread, key: key.serviceOnly)
-        try replica.logstore.addMember(a.peer, to: thread)
-        _ = try await replica.manager.connect(a.address)
+        try await replica.join(thread, key: key.serviceOnly, through: a)
         #expect(await TestKit.eventually { try replica.recordCount(thread) == 5 })
         #expect(throws: ThreadsError.self) { try replica.bodies(thread) }
 
         // Someone with a wrong key for the same thread ID cannot read heads or records.
-        try stranger.logstore.addThread(thread, key: ThreadKey())
-        try stranger.logstore.addMember(a.peer, to: thread)
-        _ = try await stranger.manager.connect(a.address)
+        try await stranger.join(thread, key: ThreadKey(), through: a)
         #expect(await stranger.replicator.pull(thread, from: a.peer) == 0)
         #expect(try stranger.recordCount(thread) == 0)
         #expect(!(try a.logstore.members(of: thread)).contains(stranger.peer))
@@ -141,9 +150,7 @@ struct ReplicationTests {
         try a.logstore.addThread(thread, key: key)
         let count = Replicator.batchSize * 2 + 7
         for n in 0..<count { try a.logstore.append(Array("r\(n)".utf8), to: thread) }
-        try b.logstore.addThread(thread, key: key)
-        try b.logstore.addMember(a.peer, to: thread)
-        _ = try await b.manager.connect(a.address)
+        try await b.join(thread, key: key, through: a)
         #expect(await TestKit.eventually { try b.recordCount(thread) == count })
         for node in [a, b] { await node.shutdown() }
     }
@@ -157,12 +164,8 @@ struct ReplicationTests {
         try a.logstore.addThread(thread, key: key)
         let count = Replicator.batchSize * (Replicator.pullDepth + 2) + 5
         let bodies = (0..<count).map { "r\($0)" }
-        // Queued together, the appends share synced writes.
-        let appends = try bodies.map { try a.logstore.beginAppend(Array($0.utf8), to: thread) }
-        for append in appends { try await append.durable() }
-        try b.logstore.addThread(thread, key: key)
-        try b.logstore.addMember(a.peer, to: thread)
-        _ = try await b.manager.connect(a.address)
+        try await a.appendDurably(bodies, to: thread)
+        try await b.join(thread, key: key, through: a)
         _ = await b.replicator.pull(thread, from: a.peer)
         #expect(try b.recordCount(thread) == count)
         let log = try #require(try b.logstore.heads(of: thread).keys.first)
@@ -189,11 +192,8 @@ struct ReplicationTests {
         let key = ThreadKey()
         try a.logstore.addThread(thread, key: key)
         let count = Replicator.batchSize * (Replicator.pullDepth + 2) + 5
-        let appends = try (0..<count).map { try a.logstore.beginAppend(Array("r\($0)".utf8), to: thread) }
-        for append in appends { try await append.durable() }
-        try b.logstore.addThread(thread, key: key)
-        try b.logstore.addMember(a.peer, to: thread)
-        _ = try await b.manager.connect(a.address)
+        try await a.appendDurably((0..<count).map { "r\($0)" }, to: thread)
+        try await b.join(thread, key: key, through: a)
         _ = await b.replicator.pull(thread, from: a.peer)
         #expect(try b.recordCount(thread) == count)
         for node in [a, b] { await node.shutdown() }
@@ -215,9 +215,7 @@ struct ReplicationTests {
         let big = String(repeating: "x", count: 100_000)
         try await a.write(big, to: thread)
         try await a.write("small", to: thread)
-        try b.logstore.addThread(thread, key: key)
-        try b.logstore.addMember(a.peer, to: thread)
-        _ = try await b.manager.connect(a.address)
+        try await b.join(thread, key: key, through: a)
         #expect(await TestKit.eventually { try b.bodies(thread) == [big, "small"].sorted() })
         #expect(fetched.count == 1)
         // Pushed records do the same.
