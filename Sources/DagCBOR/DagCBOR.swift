@@ -119,9 +119,10 @@ struct CBORWriter {
         case .map(let entries):
             guard depth < DagCBOR.Limits.maxDepth else { throw Self.tooDeep() }
             head(5, UInt64(entries.count))
-            for key in entries.keys.sorted(by: CBORWriter.canonicalKeyOrder) {
+            // Sorting the pairs, not the keys, spares a hash lookup per entry.
+            for (key, value) in entries.sorted(by: { CBORWriter.canonicalKeyOrder($0.key, $1.key) }) {
                 write(key: key)
-                try write(entries[key]!, depth: depth + 1)
+                try write(value, depth: depth + 1)
             }
         case .link(let cid):
             bytes.append(0xd8)
@@ -149,6 +150,10 @@ struct CBORWriter {
         let ac = a.utf8.count
         let bc = b.utf8.count
         if ac != bc { return ac < bc }
-        return a.utf8.lexicographicallyPrecedes(b.utf8)
+        // Same length: bytewise order is UTF-8 order, and `<` on Strings is not (it compares
+        // Unicode scalars after normalisation).
+        var a = a
+        var b = b
+        return a.withUTF8 { x in b.withUTF8 { y in x.lexicographicallyPrecedes(y) } }
     }
 }

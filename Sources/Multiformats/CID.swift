@@ -140,7 +140,7 @@ public struct CID: Hashable, Sendable, Comparable, CustomStringConvertible {
     }
 
     public func hash(into hasher: inout Hasher) {
-        hasher.combine(bytes)
+        hasher.combineBytes(bytes)
     }
 
     /// Orders by binary form, so sorted CIDs are the same on every node.

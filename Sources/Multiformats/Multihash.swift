@@ -131,6 +131,6 @@ public struct Multihash: Hashable, Sendable, CustomStringConvertible {
     }
 
     public func hash(into hasher: inout Hasher) {
-        hasher.combine(bytes)
+        hasher.combineBytes(bytes)
     }
 }

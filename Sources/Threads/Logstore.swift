@@ -30,8 +30,32 @@ public final class Logstore: Sendable {
     }
 
     struct WriterState {
-        var clock = HybridLogicalClock()
-        var pendingHeads: [[UInt8]: Head] = [:]
+        var pendingHeads: [LogRef: Head] = [:]
+    }
+
+    /// Apart from `writer`, so stamping an event never waits for a record being signed.
+    private let clock = Mutex(HybridLogicalClock())
+
+    /// Async appends whose events are encrypted, waiting to be signed into their logs in turn.
+    ///
+    /// One caller at a time (`draining`) signs everything queued under `writer`, while the others
+    /// suspend instead of blocking their threads on that lock: those threads go on encrypting the
+    /// next events, and the lock changes hands once per batch, not once per record.
+    private let signQueue = Mutex(SignQueue())
+
+    private struct SignQueue {
+        var waiting: [(event: PreparedEvent, continuation: CheckedContinuation<PendingAppend, any Error>)] = []
+        var draining = false
+    }
+
+    /// An append before it takes its place in the log: the keys it needs and its event, encrypted.
+    private struct PreparedEvent: Sendable {
+        let id: ThreadID
+        let key: ThreadKey
+        let logKey: Ed25519.PrivateKey
+        let event: Block
+        let header: Block
+        let body: Block
     }
 
     public init(database: Database, blockstore: Blockstore) {
@@ -273,9 +297,50 @@ public final class Logstore: Sendable {
     public func appendDurably(_ body: [UInt8], to id: ThreadID, now: UInt64 = Logstore.now()) async throws
         -> (record: ThreadRecord, blocks: ThreadRecord.Blocks)
     {
-        let pending = try beginAppend(body, to: id, now: now)
+        let event = try prepareEvent(body, to: id, now: now, acl: nil)
+        let pending = try await withCheckedThrowingContinuation {
+            (continuation: CheckedContinuation<PendingAppend, any Error>) in
+            let drain = signQueue.withLock { queue in
+                queue.waiting.append((event, continuation))
+                guard !queue.draining else { return false }
+                queue.draining = true
+                return true
+            }
+            if drain { signQueued() }
+        }
         try await pending.durable()
         return (pending.record, pending.blocks)
+    }
+
+    /// Signs and queues for the disk every waiting append, oldest first, until none is left. The
+    /// queue is marked empty under its lock, so an append queued meanwhile is either taken here or
+    /// finds no one draining and drains itself.
+    private func signQueued() {
+        writer.withLock { state in
+            while true {
+                let waiting = signQueue.withLock { queue in
+                    defer { queue.waiting = [] }
+                    if queue.waiting.isEmpty { queue.draining = false }
+                    return queue.waiting
+                }
+                guard !waiting.isEmpty else { return }
+                for (event, continuation) in waiting {
+                    do throws(ThreadsError) {
+                        var ticket: UInt64 = 0
+                        let (record, blocks, _) = try sequence(event, acl: nil, rotatedKey: nil, state: &state) {
+                            blocks,
+                            batch in
+                            ticket = self.committer.enqueue(blocks.all, batch)
+                        }
+                        continuation.resume(
+                            returning: PendingAppend(record: record, blocks: blocks, ticket: ticket, logstore: self)
+                        )
+                    } catch {
+                        continuation.resume(throwing: error)
+                    }
+                }
+            }
+        }
     }
 
     /// A record built, signed and queued for the disk, not yet known to be durable.
@@ -322,14 +387,24 @@ public final class Logstore: Sendable {
         rotatedKey: ThreadKey? = nil,
         whileOrdered queue: ((ThreadRecord.Blocks, WriteBatch) -> Void)? = nil
     ) throws(ThreadsError) -> (ThreadRecord, ThreadRecord.Blocks, WriteBatch) {
+        let event = try prepareEvent(body, to: id, now: now, acl: acl)
+        return try writer.withLock { state throws(ThreadsError) in
+            try sequence(event, acl: acl, rotatedKey: rotatedKey, state: &state, whileOrdered: queue)
+        }
+    }
+
+    /// Checks that this node may append to the thread and encrypts the event: all of an append
+    /// that does not depend on the log's state, so concurrent appends do it at once.
+    private func prepareEvent(_ body: [UInt8], to id: ThreadID, now: UInt64, acl: AccessEntry?) throws(ThreadsError)
+        -> PreparedEvent
+    {
         guard let key = try key(of: id) else { throw .unknownThread(id) }
         guard let readKey = key.read else {
             throw .notAllowed("this node holds no read key for \(id): it cannot write")
         }
         let logKey = try ownLogKey(in: id)
-        let log = logKey.publicKey.peerID
         if id.variant == .accessControlled {
-            let role = try role(of: log, in: id)
+            let role = try role(of: logKey.publicKey.peerID, in: id)
             guard role == .owner || (role == .writer && acl == nil) else {
                 throw .notAllowed(
                     acl == nil
@@ -340,43 +415,60 @@ public final class Logstore: Sendable {
         } else if acl != nil {
             throw .notAllowed("\(id) is a raw thread: it has no access log")
         }
-        let clock = writer.withLock { $0.clock.tick(now: now) }
-        // Encrypting the event needs no lock; only signing the record follows the log's order.
-        let event = try ThreadRecord.makeEvent(thread: id, readKey: readKey, body: body, time: now, clock: clock)
-        return try wrap {
-            try writer.withLock { state in
-                let head = try state.pendingHeads[pendingKey(id, log)] ?? self.head(of: log, in: id)
-                let (record, recordBlock) = try ThreadRecord.makeRecord(
-                    thread: id,
-                    key: key,
-                    logKey: logKey,
-                    prev: head.map { ($0.cid, $0.sequence) },
-                    event: event.event.cid,
-                    epoch: key.epoch,
-                    acl: acl
-                )
-                state.pendingHeads[pendingKey(id, log)] = Head(cid: record.cid, sequence: record.sequence)
-                let blocks = ThreadRecord.Blocks(
-                    record: recordBlock,
-                    event: event.event,
-                    header: event.header,
-                    body: event.body
-                )
-                let entry = Entry(
-                    record: record.cid,
-                    event: event.event.cid,
-                    header: event.header.cid,
-                    body: event.body.cid,
-                    epoch: key.epoch
-                )
-                var batch = indexWrites(record, entry: entry, in: id)
-                if let acl { batch.append(contentsOf: aclWrites(acl, in: id)) }
-                if let rotatedKey { threadSpace.put(threadKey(id, "key"), rotatedKey.bytes, in: &batch) }
-                // Queued under the lock that ordered the record, so the disk sees the same order.
-                queue?(blocks, batch)
-                return (record, blocks, batch)
-            }
-        }
+        let stamp = clock.withLock { $0.tick(now: now) }
+        let event = try ThreadRecord.makeEvent(thread: id, readKey: readKey, body: body, time: now, clock: stamp)
+        return PreparedEvent(
+            id: id,
+            key: key,
+            logKey: logKey,
+            event: event.event,
+            header: event.header,
+            body: event.body
+        )
+    }
+
+    /// Signs the record that appends `event` to its log (under `writer`, which orders the log) and
+    /// returns it with the writes that store it; `queue` gets them while the order still holds.
+    private func sequence(
+        _ event: PreparedEvent,
+        acl: AccessEntry?,
+        rotatedKey: ThreadKey?,
+        state: inout WriterState,
+        whileOrdered queue: ((ThreadRecord.Blocks, WriteBatch) -> Void)? = nil
+    ) throws(ThreadsError) -> (ThreadRecord, ThreadRecord.Blocks, WriteBatch) {
+        let id = event.id
+        let log = event.logKey.publicKey.peerID
+        var head = state.pendingHeads[LogRef(thread: id, log: log)]
+        if head == nil { head = try self.head(of: log, in: id) }
+        let (record, recordBlock) = try ThreadRecord.makeRecord(
+            thread: id,
+            key: event.key,
+            logKey: event.logKey,
+            prev: head.map { ($0.cid, $0.sequence) },
+            event: event.event.cid,
+            epoch: event.key.epoch,
+            acl: acl
+        )
+        state.pendingHeads[LogRef(thread: id, log: log)] = Head(cid: record.cid, sequence: record.sequence)
+        let blocks = ThreadRecord.Blocks(
+            record: recordBlock,
+            event: event.event,
+            header: event.header,
+            body: event.body
+        )
+        let entry = Entry(
+            record: record.cid,
+            event: event.event.cid,
+            header: event.header.cid,
+            body: event.body.cid,
+            epoch: event.key.epoch
+        )
+        var batch = indexWrites(record, entry: entry, in: id)
+        if let acl { batch.append(contentsOf: aclWrites(acl, in: id)) }
+        if let rotatedKey { threadSpace.put(threadKey(id, "key"), rotatedKey.bytes, in: &batch) }
+        // Queued under the lock that ordered the record, so the disk sees the same order.
+        queue?(blocks, batch)
+        return (record, blocks, batch)
     }
 
     /// The role changes an access entry makes.
@@ -445,7 +537,11 @@ public final class Logstore: Sendable {
         return (record, blocks)
     }
 
-    private func pendingKey(_ id: ThreadID, _ log: PeerID) -> [UInt8] { id.bytes + log.bytes }
+    /// One log of one thread.
+    struct LogRef: Hashable {
+        let thread: ThreadID
+        let log: PeerID
+    }
 
     // MARK: - Records from peers
 
@@ -555,7 +651,9 @@ public final class Logstore: Sendable {
                             key = current.rotated(to: read)
                             threadSpace.put(threadKey(id, "key"), current.rotated(to: read).bytes, in: &batch)
                         }
-                        if let header = verified.header { state.clock.observe(header.clock, now: Logstore.now()) }
+                        if let header = verified.header {
+                            clock.withLock { $0.observe(header.clock, now: Logstore.now()) }
+                        }
                         let entry = Entry(
                             record: record.cid,
                             event: incoming.event.cid,
@@ -735,7 +833,7 @@ public final class Logstore: Sendable {
             $0.logKeys[id] = nil
             $0.owners[id] = nil
         }
-        writer.withLock { state in state.pendingHeads = state.pendingHeads.filter { !$0.key.starts(with: id.bytes) } }
+        writer.withLock { state in state.pendingHeads = state.pendingHeads.filter { $0.key.thread != id } }
         let heads = try heads(of: id)
         var blocks: [CID] = []
         for log in heads.keys {

@@ -60,4 +60,9 @@ public struct ThreadID: Hashable, Sendable, Comparable, CustomStringConvertible 
     public var description: String { Multibase.encode(bytes, as: .base32) }
 
     public static func < (lhs: ThreadID, rhs: ThreadID) -> Bool { lhs.bytes.lexicographicallyPrecedes(rhs.bytes) }
+
+    /// The variant is part of the bytes.
+    public static func == (lhs: ThreadID, rhs: ThreadID) -> Bool { lhs.bytes == rhs.bytes }
+
+    public func hash(into hasher: inout Hasher) { hasher.combineBytes(bytes) }
 }

@@ -109,6 +109,48 @@ struct LogstoreTests {
         #expect(next.log == log && next.sequence == 3 && next.prev == records[2].cid)
     }
 
+    /// Many concurrent durable appends (signed in batches by whichever caller drains the queue)
+    /// and synchronous ones in between still make one unbroken log, and each caller gets back
+    /// the record that holds its own body.
+    @Test func concurrentAppendsMakeOneChain() async throws {
+        let store = try TempStore()
+        try store.logstore.addThread(thread, key: key)
+        let logstore = store.logstore
+        let thread = thread
+        let returned = try await withThrowingTaskGroup(of: (String, ThreadRecord).self) { group in
+            for n in 0..<300 {
+                group.addTask {
+                    let body = "async \(n)"
+                    if n % 50 == 0 { return (body, try logstore.append(Array(body.utf8), to: thread).record) }
+                    return (body, try await logstore.appendDurably(Array(body.utf8), to: thread).record)
+                }
+            }
+            var out: [(String, ThreadRecord)] = []
+            for try await pair in group { out.append(pair) }
+            return out
+        }
+        let log = try #require(returned.first?.1.log)
+        #expect(Set(returned.map(\.1.sequence)) == Set(0..<300))
+
+        // After a restart: every sequence once, each linking to the one before, each body where
+        // its caller was told it is.
+        try store.reopen()
+        let entries = try store.logstore.entries(of: log, in: thread)
+        #expect(entries.map(\.sequence) == Array(0..<300))
+        var previous: CID?
+        for (sequence, entry) in entries {
+            let bytes = try #require(try store.logstore.blockstore.get(entry.record))
+            let record = try ThreadRecord.open(try Block(cid: entry.record, bytes: bytes), thread: thread, key: key)
+            #expect(record.prev == previous)
+            previous = record.cid
+            let expected = returned.first { $0.1.sequence == sequence }
+            #expect(expected?.1.cid == entry.record)
+            let body = String(decoding: try store.logstore.read(entry, in: thread).body, as: UTF8.self)
+            #expect(body == expected?.0)
+        }
+        #expect(try store.logstore.head(of: log, in: thread)?.cid == previous)
+    }
+
     /// Records of one writer, in order, with their blocks.
     func writerLog(_ count: Int) throws -> (TempStore, [ThreadRecord.Blocks]) {
         let writer = try TempStore()
