@@ -298,46 +298,63 @@ public final class Logstore: Sendable {
         -> (record: ThreadRecord, blocks: ThreadRecord.Blocks)
     {
         let event = try prepareEvent(body, to: id, now: now, acl: nil)
-        let pending = try await withCheckedThrowingContinuation {
-            (continuation: CheckedContinuation<PendingAppend, any Error>) in
-            let drain = signQueue.withLock { queue in
-                queue.waiting.append((event, continuation))
-                guard !queue.draining else { return false }
-                queue.draining = true
-                return true
+        let pending: PendingAppend
+        // Alone (nobody signing): sign right here, with no suspension, then take over whatever
+        // queued meanwhile. Otherwise queue and let the caller that is signing sign this one too.
+        if claimSigning() {
+            pending = try writer.withLock { state throws(ThreadsError) in
+                defer { drainSignQueue(&state) }
+                return try signQueued(event, state: &state)
             }
-            if drain { signQueued() }
+        } else {
+            pending = try await withCheckedThrowingContinuation {
+                (continuation: CheckedContinuation<PendingAppend, any Error>) in
+                if claimSigning(queueing: (event, continuation)) { writer.withLock { drainSignQueue(&$0) } }
+            }
         }
         try await pending.durable()
         return (pending.record, pending.blocks)
     }
 
-    /// Signs and queues for the disk every waiting append, oldest first, until none is left. The
-    /// queue is marked empty under its lock, so an append queued meanwhile is either taken here or
-    /// finds no one draining and drains itself.
-    private func signQueued() {
-        writer.withLock { state in
-            while true {
-                let waiting = signQueue.withLock { queue in
-                    defer { queue.waiting = [] }
-                    if queue.waiting.isEmpty { queue.draining = false }
-                    return queue.waiting
-                }
-                guard !waiting.isEmpty else { return }
-                for (event, continuation) in waiting {
-                    do throws(ThreadsError) {
-                        var ticket: UInt64 = 0
-                        let (record, blocks, _) = try sequence(event, acl: nil, rotatedKey: nil, state: &state) {
-                            blocks,
-                            batch in
-                            ticket = self.committer.enqueue(blocks.all, batch)
-                        }
-                        continuation.resume(
-                            returning: PendingAppend(record: record, blocks: blocks, ticket: ticket, logstore: self)
-                        )
-                    } catch {
-                        continuation.resume(throwing: error)
-                    }
+    /// Queues `waiting`, if given, and returns whether the caller is now the one signing (nobody
+    /// was).
+    private func claimSigning(
+        queueing waiting: (event: PreparedEvent, continuation: CheckedContinuation<PendingAppend, any Error>)? = nil
+    ) -> Bool {
+        signQueue.withLock { queue in
+            if let waiting { queue.waiting.append(waiting) }
+            guard !queue.draining else { return false }
+            queue.draining = true
+            return true
+        }
+    }
+
+    /// Signs one append of the queue's kind (no access entry, no key change) and queues it for the
+    /// disk.
+    private func signQueued(_ event: PreparedEvent, state: inout WriterState) throws(ThreadsError) -> PendingAppend {
+        var ticket: UInt64 = 0
+        let (record, blocks, _) = try sequence(event, acl: nil, rotatedKey: nil, state: &state) { blocks, batch in
+            ticket = self.committer.enqueue(blocks.all, batch)
+        }
+        return PendingAppend(record: record, blocks: blocks, ticket: ticket, logstore: self)
+    }
+
+    /// Signs every waiting append, oldest first, until none is left, then stops draining. The queue
+    /// is found empty and released under its lock, so an append queued meanwhile is either taken
+    /// here or finds no one draining and drains itself. Called under `writer`.
+    private func drainSignQueue(_ state: inout WriterState) {
+        while true {
+            let waiting = signQueue.withLock { queue in
+                defer { queue.waiting = [] }
+                if queue.waiting.isEmpty { queue.draining = false }
+                return queue.waiting
+            }
+            guard !waiting.isEmpty else { return }
+            for (event, continuation) in waiting {
+                do throws(ThreadsError) {
+                    continuation.resume(returning: try signQueued(event, state: &state))
+                } catch {
+                    continuation.resume(throwing: error)
                 }
             }
         }
