@@ -379,9 +379,10 @@ public final class Logstore: Sendable {
         }
     }
 
-    /// The synchronous half of `appendDurably`: builds, signs and queues the record. Records of
-    /// one log reach the disk in the order they were begun, so a caller that orders its writes
-    /// (the database, on its actor) gets them in its log in that order.
+    /// Builds, signs and queues the record without suspending; `durable()` then waits for the
+    /// group commit, as `appendDurably` does. Records of one log reach the disk in the order they
+    /// were begun, so a caller that orders its writes (the database, on its actor) gets them in its
+    /// log in that order.
     public func beginAppend(_ body: [UInt8], to id: ThreadID, now: UInt64 = Logstore.now()) throws(ThreadsError)
         -> PendingAppend
     {
