@@ -679,7 +679,7 @@ public final class Logstore: Sendable {
                             body: incoming.body.cid,
                             epoch: record.epoch
                         )
-                        batch.append(contentsOf: indexWrites(record, entry: entry, in: id))
+                        batch.append(contentsOf: indexWrites(record, entry: entry, in: id, head: false))
                         if let acl = record.acl { batch.append(contentsOf: aclWrites(acl, in: id)) }
                         // Record, event and header of a record new to its log are new blocks (each
                         // holds a fresh nonce or links to one); a body may be here already (fetched
@@ -700,7 +700,11 @@ public final class Logstore: Sendable {
                         break
                     }
                 }
-                if !blocks.isEmpty { try blockstore.put(blocks, alongWith: batch, sync: true, new: true) }
+                // Each log's head once, at the newest record this batch adds to it.
+                for case (let log, let head?) in heads { headWrite(head, of: log, in: id, to: &batch) }
+                if !blocks.isEmpty || !batch.isEmpty {
+                    try blockstore.put(blocks, alongWith: batch, sync: true, new: true)
+                }
                 if let key { cache.withLock { $0.keys[id] = key } }
                 if let failure { throw failure }
                 return accepted
@@ -768,15 +772,17 @@ public final class Logstore: Sendable {
         return VerifiedRecord(record: record, incoming: incoming, header: header)
     }
 
-    private func indexWrites(_ record: ThreadRecord, entry: Entry, in id: ThreadID) -> WriteBatch {
+    /// The record's index entry and, unless the caller writes the log's head once for a whole
+    /// batch, the head.
+    private func indexWrites(_ record: ThreadRecord, entry: Entry, in id: ThreadID, head: Bool = true) -> WriteBatch {
         var extra = WriteBatch()
         logSpace.put(indexKey(id, record.log, record.sequence), Self.encodeEntry(entry), in: &extra)
-        logSpace.put(
-            headKey(id, record.log),
-            Self.encodeHead(Head(cid: record.cid, sequence: record.sequence)),
-            in: &extra
-        )
+        if head { headWrite(Head(cid: record.cid, sequence: record.sequence), of: record.log, in: id, to: &extra) }
         return extra
+    }
+
+    private func headWrite(_ head: Head, of log: PeerID, in id: ThreadID, to batch: inout WriteBatch) {
+        logSpace.put(headKey(id, log), Self.encodeHead(head), in: &batch)
     }
 
     static func encodeEntry(_ entry: Entry) -> [UInt8] {
