@@ -21,6 +21,8 @@ public final class Logstore: Sendable {
     let committer: GroupCommitter
     /// Thread keys, own log keys and owners as read from the store: appends need them every time.
     private let cache = Mutex<Cache>(Cache())
+    /// Held while an own log key is made or replaced, so each thread gets exactly one.
+    private let logKeyChanges = Mutex(())
 
     private struct Cache {
         var keys: [ThreadID: ThreadKey] = [:]
@@ -156,8 +158,10 @@ public final class Logstore: Sendable {
 
     /// Makes `logKey` this node's log key in the thread (the one an invite handed over).
     public func setOwnLogKey(_ logKey: Ed25519.PrivateKey, in id: ThreadID) throws(ThreadsError) {
-        try wrap { try threadSpace.put(threadKey(id, "own-log"), logKey.seed.unsafeCopy, sync: true) }
-        cache.withLock { $0.logKeys[id] = logKey }
+        try logKeyChanges.withLock { _ throws(ThreadsError) in
+            try wrap { try threadSpace.put(threadKey(id, "own-log"), logKey.seed.unsafeCopy, sync: true) }
+            cache.withLock { $0.logKeys[id] = logKey }
+        }
     }
 
     /// The role of `log` in an access-controlled thread (nil: never admitted).
@@ -267,16 +271,23 @@ public final class Logstore: Sendable {
     /// This node's log key in the thread, made (and stored) on first use.
     public func ownLogKey(in id: ThreadID) throws(ThreadsError) -> Ed25519.PrivateKey {
         if let cached = cache.withLock({ $0.logKeys[id] }) { return cached }
-        let key = threadKey(id, "own-log")
-        let logKey: Ed25519.PrivateKey
-        if let seed = try wrap({ try threadSpace.get(key) }) {
-            do { logKey = try Ed25519.PrivateKey(seed: seed) } catch { throw .store("own log key of \(id): \(error)") }
-        } else {
-            logKey = Ed25519.PrivateKey()
-            try wrap { try threadSpace.put(key, logKey.seed.unsafeCopy, sync: true) }
+        // Concurrent first appends must agree on one key: two would start two logs, and only the
+        // key stored last would survive a restart.
+        return try logKeyChanges.withLock { _ throws(ThreadsError) in
+            if let cached = cache.withLock({ $0.logKeys[id] }) { return cached }
+            let key = threadKey(id, "own-log")
+            let logKey: Ed25519.PrivateKey
+            if let seed = try wrap({ try threadSpace.get(key) }) {
+                do { logKey = try Ed25519.PrivateKey(seed: seed) } catch {
+                    throw .store("own log key of \(id): \(error)")
+                }
+            } else {
+                logKey = Ed25519.PrivateKey()
+                try wrap { try threadSpace.put(key, logKey.seed.unsafeCopy, sync: true) }
+            }
+            cache.withLock { $0.logKeys[id] = logKey }
+            return logKey
         }
-        cache.withLock { $0.logKeys[id] = logKey }
-        return logKey
     }
 
     /// Appends `body` as a new record of this node's log in the thread and returns it once it is
