@@ -18,6 +18,8 @@ final class GroupCommitter: Sendable {
         /// Outcomes nobody waits for yet, and waiters whose write is not done.
         var results: [UInt64: Result<Void, StoreError>] = [:]
         var waiters: [UInt64: CheckedContinuation<Void, any Error>] = [:]
+        /// Synchronous callers blocked until their write is done (its outcome goes to `results`).
+        var blocked: [UInt64: DispatchSemaphore] = [:]
     }
 
     private let state = Mutex(State())
@@ -54,6 +56,20 @@ final class GroupCommitter: Sendable {
         }
     }
 
+    /// Like `wait(for:)`, blocking the calling thread: for synchronous appends, which must go
+    /// through the same queue so that the disk sees every record of a log in order.
+    func waitBlocking(for ticket: UInt64) throws(StoreError) {
+        let semaphore = DispatchSemaphore(value: 0)
+        let done = state.withLock { state -> Result<Void, StoreError>? in
+            if let result = state.results.removeValue(forKey: ticket) { return result }
+            state.blocked[ticket] = semaphore
+            return nil
+        }
+        if let done { return try done.get() }
+        semaphore.wait()
+        try state.withLock { $0.results.removeValue(forKey: ticket) ?? .success(()) }.get()
+    }
+
     private func drain() {
         while true {
             let group = state.withLock { state in
@@ -76,14 +92,18 @@ final class GroupCommitter: Sendable {
             } catch {
                 result = .failure(error)
             }
-            let ready = state.withLock { state in
-                group.compactMap { item -> CheckedContinuation<Void, any Error>? in
+            let (ready, unblocked) = state.withLock { state in
+                var unblocked: [DispatchSemaphore] = []
+                let ready = group.compactMap { item -> CheckedContinuation<Void, any Error>? in
                     if let waiter = state.waiters.removeValue(forKey: item.ticket) { return waiter }
                     state.results[item.ticket] = result
+                    if let semaphore = state.blocked.removeValue(forKey: item.ticket) { unblocked.append(semaphore) }
                     return nil
                 }
+                return (ready, unblocked)
             }
             for waiter in ready { waiter.resume(with: result.mapError { $0 as any Error }) }
+            for semaphore in unblocked { semaphore.signal() }
         }
     }
 }

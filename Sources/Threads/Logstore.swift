@@ -291,13 +291,36 @@ public final class Logstore: Sendable {
     }
 
     /// Appends `body` as a new record of this node's log in the thread and returns it once it is
-    /// durably stored (one synced write of its own).
+    /// durably stored, blocking meanwhile. It shares the synced write of the appends queued
+    /// before it, which reach the disk first.
     @discardableResult
     public func append(_ body: [UInt8], to id: ThreadID, now: UInt64 = Logstore.now()) throws(ThreadsError)
         -> (record: ThreadRecord, blocks: ThreadRecord.Blocks)
     {
-        let (record, blocks, batch) = try prepareAppend(body, to: id, now: now)
-        try wrap { try blockstore.put(blocks.all, alongWith: batch, sync: true) }
+        try appendInOrder(body, to: id, now: now)
+    }
+
+    /// Builds and signs the next record, queues it behind the appends already waiting for the
+    /// disk (a write of its own could overtake them, and their older head would then overwrite
+    /// its newer one) and waits, blocking, until it is durable.
+    private func appendInOrder(
+        _ body: [UInt8],
+        to id: ThreadID,
+        now: UInt64,
+        acl: AccessEntry? = nil,
+        rotatedKey: ThreadKey? = nil
+    ) throws(ThreadsError) -> (record: ThreadRecord, blocks: ThreadRecord.Blocks) {
+        var ticket: UInt64 = 0
+        let (record, blocks, _) = try prepareAppend(body, to: id, now: now, acl: acl, rotatedKey: rotatedKey) {
+            blocks,
+            batch in
+            ticket = self.committer.enqueue(blocks.all, batch)
+        }
+        do { try committer.waitBlocking(for: ticket) } catch {
+            // The records built on this one are lost with it: start again from the stored head.
+            writer.withLock { $0.pendingHeads = [:] }
+            throw .store("\(error)")
+        }
         return (record, blocks)
     }
 
@@ -524,13 +547,12 @@ public final class Logstore: Sendable {
         -> (logKey: Ed25519.PrivateKey, record: ThreadRecord, blocks: ThreadRecord.Blocks)
     {
         let member = Ed25519.PrivateKey()
-        let (record, blocks, batch) = try prepareAppend(
+        let (record, blocks) = try appendInOrder(
             [],
             to: id,
             now: Logstore.now(),
             acl: .admit(log: member.publicKey.peerID, role: role)
         )
-        try wrap { try blockstore.put(blocks.all, alongWith: batch, sync: true) }
         return (member, record, blocks)
     }
 
@@ -554,14 +576,7 @@ public final class Logstore: Sendable {
         // receive them in.
         let kept = try head(of: log, in: id).map { $0.sequence + 1 } ?? 0
         let entry = AccessEntry.revoke(log: log, kept: kept, epoch: rotated.epoch, keys: sealed)
-        let (record, blocks, batch) = try prepareAppend(
-            [],
-            to: id,
-            now: Logstore.now(),
-            acl: entry,
-            rotatedKey: rotated
-        )
-        try wrap { try blockstore.put(blocks.all, alongWith: batch, sync: true) }
+        let (record, blocks) = try appendInOrder([], to: id, now: Logstore.now(), acl: entry, rotatedKey: rotated)
         cache.withLock { $0.keys[id] = rotated }
         return (record, blocks)
     }

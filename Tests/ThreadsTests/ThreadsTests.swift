@@ -153,6 +153,32 @@ struct LogstoreTests {
         #expect(try store.logstore.head(of: log, in: thread)?.cid == previous)
     }
 
+    /// A synchronous append (as the access log's admissions make) right behind queued group-commit
+    /// appends reaches the disk after them: the stored head is the newest record, so after a
+    /// restart the log goes on from there instead of forking.
+    @Test func synchronousAppendsDoNotOvertakeQueuedOnes() async throws {
+        let store = try TempStore()
+        try store.logstore.addThread(thread, key: key)
+        var last: ThreadRecord?
+        var regressed = 0
+        for round in 0..<50 {
+            let queued = try (0..<30).map {
+                try store.logstore.beginAppend(Array("queued \(round).\($0)".utf8), to: thread)
+            }
+            let record = try store.logstore.append(Array("sync \(round)".utf8), to: thread).record
+            for append in queued { try await append.durable() }
+            if try store.logstore.head(of: record.log, in: thread)?.cid != record.cid { regressed += 1 }
+            last = record
+        }
+        #expect(regressed == 0)
+        let newest = try #require(last)
+        #expect(newest.sequence == 50 * 31 - 1)
+        try store.reopen()
+        #expect(try store.logstore.head(of: newest.log, in: thread)?.cid == newest.cid)
+        let next = try store.logstore.append(Array("after restart".utf8), to: thread).record
+        #expect(next.sequence == newest.sequence + 1 && next.prev == newest.cid)
+    }
+
     /// Records of one writer, in order, with their blocks.
     func writerLog(_ count: Int) throws -> (TempStore, [ThreadRecord.Blocks]) {
         let writer = try TempStore()
