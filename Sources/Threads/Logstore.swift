@@ -310,18 +310,13 @@ public final class Logstore: Sendable {
         acl: AccessEntry? = nil,
         rotatedKey: ThreadKey? = nil
     ) throws(ThreadsError) -> (record: ThreadRecord, blocks: ThreadRecord.Blocks) {
-        var ticket: UInt64 = 0
-        let (record, blocks, _) = try prepareAppend(body, to: id, now: now, acl: acl, rotatedKey: rotatedKey) {
-            blocks,
-            batch in
-            ticket = self.committer.enqueue(blocks.all, batch)
-        }
-        do { try committer.waitBlocking(for: ticket) } catch {
+        let pending = try prepareAppend(body, to: id, now: now, acl: acl, rotatedKey: rotatedKey)
+        do { try committer.waitBlocking(for: pending.ticket) } catch {
             // The records built on this one are lost with it: start again from the stored head.
             writer.withLock { $0.pendingHeads = [:] }
             throw .store("\(error)")
         }
-        return (record, blocks)
+        return (pending.record, pending.blocks)
     }
 
     /// Appends like `append`, but shares the synced write with the appends made meanwhile (group
@@ -338,7 +333,7 @@ public final class Logstore: Sendable {
         if claimSigning() {
             pending = try writer.withLock { state throws(ThreadsError) in
                 defer { drainSignQueue(&state) }
-                return try signQueued(event, state: &state)
+                return try sequence(event, acl: nil, rotatedKey: nil, state: &state)
             }
         } else {
             pending = try await withCheckedThrowingContinuation {
@@ -363,16 +358,6 @@ public final class Logstore: Sendable {
         }
     }
 
-    /// Signs one append of the queue's kind (no access entry, no key change) and queues it for the
-    /// disk.
-    private func signQueued(_ event: PreparedEvent, state: inout WriterState) throws(ThreadsError) -> PendingAppend {
-        var ticket: UInt64 = 0
-        let (record, blocks, _) = try sequence(event, acl: nil, rotatedKey: nil, state: &state) { blocks, batch in
-            ticket = self.committer.enqueue(blocks.all, batch)
-        }
-        return PendingAppend(record: record, blocks: blocks, ticket: ticket, logstore: self)
-    }
-
     /// Signs every waiting append, oldest first, until none is left, then stops draining. The queue
     /// is found empty and released under its lock, so an append queued meanwhile is either taken
     /// here or finds no one draining and drains itself. Called under `writer`.
@@ -386,7 +371,7 @@ public final class Logstore: Sendable {
             guard !waiting.isEmpty else { return }
             for (event, continuation) in waiting {
                 do throws(ThreadsError) {
-                    continuation.resume(returning: try signQueued(event, state: &state))
+                    continuation.resume(returning: try sequence(event, acl: nil, rotatedKey: nil, state: &state))
                 } catch {
                     continuation.resume(throwing: error)
                 }
@@ -420,28 +405,23 @@ public final class Logstore: Sendable {
     public func beginAppend(_ body: [UInt8], to id: ThreadID, now: UInt64 = Logstore.now()) throws(ThreadsError)
         -> PendingAppend
     {
-        var ticket: UInt64 = 0
-        let (record, blocks, _) = try prepareAppend(body, to: id, now: now) { blocks, batch in
-            ticket = self.committer.enqueue(blocks.all, batch)
-        }
-        return PendingAppend(record: record, blocks: blocks, ticket: ticket, logstore: self)
+        try prepareAppend(body, to: id, now: now)
     }
 
     public static func now() -> UInt64 { UInt64(max(0, Date().timeIntervalSince1970 * 1000)) }
 
     /// Builds and signs the next record of this node's log, on top of the newest one even when that
-    /// one is still being written, and returns the writes that store it.
+    /// one is still being written, and queues it for the disk.
     private func prepareAppend(
         _ body: [UInt8],
         to id: ThreadID,
         now: UInt64,
         acl: AccessEntry? = nil,
-        rotatedKey: ThreadKey? = nil,
-        whileOrdered queue: ((ThreadRecord.Blocks, WriteBatch) -> Void)? = nil
-    ) throws(ThreadsError) -> (ThreadRecord, ThreadRecord.Blocks, WriteBatch) {
+        rotatedKey: ThreadKey? = nil
+    ) throws(ThreadsError) -> PendingAppend {
         let event = try prepareEvent(body, to: id, now: now, acl: acl)
         return try writer.withLock { state throws(ThreadsError) in
-            try sequence(event, acl: acl, rotatedKey: rotatedKey, state: &state, whileOrdered: queue)
+            try sequence(event, acl: acl, rotatedKey: rotatedKey, state: &state)
         }
     }
 
@@ -479,15 +459,15 @@ public final class Logstore: Sendable {
         )
     }
 
-    /// Signs the record that appends `event` to its log (under `writer`, which orders the log) and
-    /// returns it with the writes that store it; `queue` gets them while the order still holds.
+    /// Signs the record that appends `event` to its log and queues its writes for the disk, both
+    /// under `writer`, which orders the log: the disk sees the records in the order they were
+    /// signed.
     private func sequence(
         _ event: PreparedEvent,
         acl: AccessEntry?,
         rotatedKey: ThreadKey?,
-        state: inout WriterState,
-        whileOrdered queue: ((ThreadRecord.Blocks, WriteBatch) -> Void)? = nil
-    ) throws(ThreadsError) -> (ThreadRecord, ThreadRecord.Blocks, WriteBatch) {
+        state: inout WriterState
+    ) throws(ThreadsError) -> PendingAppend {
         let id = event.id
         let log = event.logKey.publicKey.peerID
         var head = state.pendingHeads[LogRef(thread: id, log: log)]
@@ -518,9 +498,8 @@ public final class Logstore: Sendable {
         var batch = indexWrites(record, entry: entry, in: id)
         if let acl { batch.append(contentsOf: aclWrites(acl, in: id)) }
         if let rotatedKey { threadSpace.put(threadKey(id, "key"), rotatedKey.bytes, in: &batch) }
-        // Queued under the lock that ordered the record, so the disk sees the same order.
-        queue?(blocks, batch)
-        return (record, blocks, batch)
+        let ticket = committer.enqueue(blocks.all, batch)
+        return PendingAppend(record: record, blocks: blocks, ticket: ticket, logstore: self)
     }
 
     /// The role changes an access entry makes.
