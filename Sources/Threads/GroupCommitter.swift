@@ -12,7 +12,7 @@ final class GroupCommitter: Sendable {
     private let blockstore: Blockstore
 
     private struct State {
-        var queue: [(ticket: UInt64, blocks: [Block], batch: WriteBatch)] = []
+        var queue: [(ticket: UInt64, blocks: [Block], batch: WriteBatch, head: Head?)] = []
         var running = false
         var nextTicket: UInt64 = 0
         /// Outcomes nobody waits for yet, and waiters whose write is not done.
@@ -31,12 +31,19 @@ final class GroupCommitter: Sendable {
         self.blockstore = blockstore
     }
 
+    /// A key that each write overwrites (a log's head): of the writes that go out together, only
+    /// the last one queued is written.
+    struct Head {
+        let key: [UInt8]
+        let value: [UInt8]
+    }
+
     /// Queues a write; `wait(for:)` returns once it is durable.
-    func enqueue(_ blocks: [Block], _ batch: WriteBatch) -> UInt64 {
+    func enqueue(_ blocks: [Block], _ batch: WriteBatch, head: Head? = nil) -> UInt64 {
         let (ticket, start) = state.withLock { state in
             let ticket = state.nextTicket
             state.nextTicket += 1
-            state.queue.append((ticket, blocks, batch))
+            state.queue.append((ticket, blocks, batch, head))
             guard !state.running else { return (ticket, false) }
             state.running = true
             return (ticket, true)
@@ -81,10 +88,13 @@ final class GroupCommitter: Sendable {
             guard !group.isEmpty else { return }
             var blocks: [Block] = []
             var batch = WriteBatch()
+            var heads: [[UInt8]: [UInt8]] = [:]
             for item in group {
                 blocks += item.blocks
                 batch.append(contentsOf: item.batch)
+                if let head = item.head { heads[head.key] = head.value }
             }
+            for (key, value) in heads { batch.put(key, value) }
             let result: Result<Void, StoreError>
             do {
                 try blockstore.put(blocks, alongWith: batch, sync: true, new: true)

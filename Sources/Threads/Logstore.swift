@@ -495,10 +495,15 @@ public final class Logstore: Sendable {
             body: event.body.cid,
             epoch: event.key.epoch
         )
-        var batch = indexWrites(record, entry: entry, in: id)
+        var batch = indexWrite(record, entry: entry, in: id)
         if let acl { batch.append(contentsOf: aclWrites(acl, in: id)) }
         if let rotatedKey { threadSpace.put(threadKey(id, "key"), rotatedKey.bytes, in: &batch) }
-        let ticket = committer.enqueue(blocks.all, batch)
+        // The head goes apart: appends that share a synced write then write it once.
+        let newHead = GroupCommitter.Head(
+            key: logSpace.key(headKey(id, log)),
+            value: Self.encodeHead(Head(cid: record.cid, sequence: record.sequence))
+        )
+        let ticket = committer.enqueue(blocks.all, batch, head: newHead)
         return PendingAppend(record: record, blocks: blocks, ticket: ticket, logstore: self)
     }
 
@@ -684,7 +689,7 @@ public final class Logstore: Sendable {
                             body: incoming.body.cid,
                             epoch: record.epoch
                         )
-                        batch.append(contentsOf: indexWrites(record, entry: entry, in: id, head: false))
+                        batch.append(contentsOf: indexWrite(record, entry: entry, in: id))
                         if let acl = record.acl { batch.append(contentsOf: aclWrites(acl, in: id)) }
                         // Record, event and header of a record new to its log are new blocks (each
                         // holds a fresh nonce or links to one); a body may be here already (fetched
@@ -777,12 +782,11 @@ public final class Logstore: Sendable {
         return VerifiedRecord(record: record, incoming: incoming, header: header)
     }
 
-    /// The record's index entry and, unless the caller writes the log's head once for a whole
-    /// batch, the head.
-    private func indexWrites(_ record: ThreadRecord, entry: Entry, in id: ThreadID, head: Bool = true) -> WriteBatch {
+    /// The record's index entry. The log's head is written apart, once for all the records of a
+    /// log that one synced write stores.
+    private func indexWrite(_ record: ThreadRecord, entry: Entry, in id: ThreadID) -> WriteBatch {
         var extra = WriteBatch()
         logSpace.put(indexKey(id, record.log, record.sequence), Self.encodeEntry(entry), in: &extra)
-        if head { headWrite(Head(cid: record.cid, sequence: record.sequence), of: record.log, in: id, to: &extra) }
         return extra
     }
 
