@@ -38,13 +38,14 @@ final class GroupCommitter: Sendable {
         let value: [UInt8]
     }
 
-    /// Queues a write; `wait(for:)` returns once it is durable.
-    func enqueue(_ blocks: [Block], _ batch: WriteBatch, head: Head? = nil) -> UInt64 {
+    /// Queues a write; `wait(for:)` returns once it is durable. With `writtenByCaller`, an idle
+    /// queue is not handed to the writer thread: the caller's `waitBlocking` writes it.
+    func enqueue(_ blocks: [Block], _ batch: WriteBatch, head: Head? = nil, writtenByCaller: Bool = false) -> UInt64 {
         let (ticket, start) = state.withLock { state in
             let ticket = state.nextTicket
             state.nextTicket += 1
             state.queue.append((ticket, blocks, batch, head))
-            guard !state.running else { return (ticket, false) }
+            guard !state.running, !writtenByCaller else { return (ticket, false) }
             state.running = true
             return (ticket, true)
         }
@@ -64,20 +65,35 @@ final class GroupCommitter: Sendable {
     }
 
     /// Like `wait(for:)`, blocking the calling thread: for synchronous appends, which must go
-    /// through the same queue so that the disk sees every record of a log in order.
+    /// through the same queue so that the disk sees every record of a log in order. When no write
+    /// is under way, the caller writes the queue itself rather than wait for another thread to.
     func waitBlocking(for ticket: UInt64) throws(StoreError) {
-        let semaphore = DispatchSemaphore(value: 0)
-        let done = state.withLock { state -> Result<Void, StoreError>? in
-            if let result = state.results.removeValue(forKey: ticket) { return result }
-            state.blocked[ticket] = semaphore
-            return nil
+        enum Next {
+            case done(Result<Void, StoreError>)
+            case write
+            case wait(DispatchSemaphore)
         }
-        if let done { return try done.get() }
-        semaphore.wait()
+        let next = state.withLock { state -> Next in
+            if let result = state.results.removeValue(forKey: ticket) { return .done(result) }
+            guard state.running else {
+                state.running = true
+                return .write
+            }
+            let semaphore = DispatchSemaphore(value: 0)
+            state.blocked[ticket] = semaphore
+            return .wait(semaphore)
+        }
+        switch next {
+        case .done(let result): return try result.get()
+        case .write: drain(until: ticket)
+        case .wait(let semaphore): semaphore.wait()
+        }
         try state.withLock { $0.results.removeValue(forKey: ticket) ?? .success(()) }.get()
     }
 
-    private func drain() {
+    /// Writes queued groups until the queue is empty; with `ticket` (a caller writing on its own
+    /// thread), only until that write is done, leaving the rest to the writer thread.
+    private func drain(until ticket: UInt64? = nil) {
         while true {
             let group = state.withLock { state in
                 let group = state.queue
@@ -114,6 +130,14 @@ final class GroupCommitter: Sendable {
             }
             for waiter in ready { waiter.resume(with: result.mapError { $0 as any Error }) }
             for semaphore in unblocked { semaphore.signal() }
+            if let ticket, group.contains(where: { $0.ticket == ticket }) {
+                let more = state.withLock { state in
+                    if state.queue.isEmpty { state.running = false }
+                    return !state.queue.isEmpty
+                }
+                if more { writer.async { self.drain() } }
+                return
+            }
         }
     }
 }

@@ -310,7 +310,14 @@ public final class Logstore: Sendable {
         acl: AccessEntry? = nil,
         rotatedKey: ThreadKey? = nil
     ) throws(ThreadsError) -> (record: ThreadRecord, blocks: ThreadRecord.Blocks) {
-        let pending = try prepareAppend(body, to: id, now: now, acl: acl, rotatedKey: rotatedKey)
+        let pending = try prepareAppend(
+            body,
+            to: id,
+            now: now,
+            acl: acl,
+            rotatedKey: rotatedKey,
+            writtenHere: true
+        )
         do { try committer.waitBlocking(for: pending.ticket) } catch {
             // The records built on this one are lost with it: start again from the stored head.
             writer.withLock { $0.pendingHeads = [:] }
@@ -411,17 +418,19 @@ public final class Logstore: Sendable {
     public static func now() -> UInt64 { UInt64(max(0, Date().timeIntervalSince1970 * 1000)) }
 
     /// Builds and signs the next record of this node's log, on top of the newest one even when that
-    /// one is still being written, and queues it for the disk.
+    /// one is still being written, and queues it for the disk. `writtenHere`: the caller blocks in
+    /// `GroupCommitter.waitBlocking`, which writes an idle queue on the caller's thread.
     private func prepareAppend(
         _ body: [UInt8],
         to id: ThreadID,
         now: UInt64,
         acl: AccessEntry? = nil,
-        rotatedKey: ThreadKey? = nil
+        rotatedKey: ThreadKey? = nil,
+        writtenHere: Bool = false
     ) throws(ThreadsError) -> PendingAppend {
         let event = try prepareEvent(body, to: id, now: now, acl: acl)
         return try writer.withLock { state throws(ThreadsError) in
-            try sequence(event, acl: acl, rotatedKey: rotatedKey, state: &state)
+            try sequence(event, acl: acl, rotatedKey: rotatedKey, state: &state, writtenHere: writtenHere)
         }
     }
 
@@ -466,7 +475,8 @@ public final class Logstore: Sendable {
         _ event: PreparedEvent,
         acl: AccessEntry?,
         rotatedKey: ThreadKey?,
-        state: inout WriterState
+        state: inout WriterState,
+        writtenHere: Bool = false
     ) throws(ThreadsError) -> PendingAppend {
         let id = event.id
         let log = event.logKey.publicKey.peerID
@@ -503,7 +513,7 @@ public final class Logstore: Sendable {
             key: logSpace.key(headKey(id, log)),
             value: Self.encodeHead(Head(cid: record.cid, sequence: record.sequence))
         )
-        let ticket = committer.enqueue(blocks.all, batch, head: newHead)
+        let ticket = committer.enqueue(blocks.all, batch, head: newHead, writtenByCaller: writtenHere)
         return PendingAppend(record: record, blocks: blocks, ticket: ticket, logstore: self)
     }
 
