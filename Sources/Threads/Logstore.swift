@@ -23,6 +23,8 @@ public final class Logstore: Sendable {
     private let cache = Mutex<Cache>(Cache())
     /// Held while an own log key is made or replaced, so each thread gets exactly one.
     private let logKeyChanges = Mutex(())
+    /// Held while a member's addresses are merged.
+    private let memberChanges = Mutex(())
 
     private struct Cache {
         var keys: [ThreadID: ThreadKey] = [:]
@@ -241,12 +243,16 @@ public final class Logstore: Sendable {
     /// can be dialled at when known.
     public func addMember(_ peer: PeerID, to id: ThreadID, addresses: [Multiaddr] = []) throws(ThreadsError) {
         let key = threadKey(id, "member/") + peer.bytes
-        let existing = try wrap { try threadSpace.get(key) }
-        var known = existing.flatMap(Self.decodeAddresses) ?? []
-        if existing != nil && addresses.allSatisfy(known.contains) { return }
-        for address in addresses where !known.contains(address) { known.append(address) }
-        let value = (try? DagCBOR.encode(.list(known.suffix(16).map { .bytes($0.bytes) }))) ?? []
-        try wrap { try threadSpace.put(key, value) }
+        // Read, merge and write as one step: two peers reporting addresses at once must not lose
+        // one another's.
+        try memberChanges.withLock { _ throws(ThreadsError) in
+            let existing = try wrap { try threadSpace.get(key) }
+            var known = existing.flatMap(Self.decodeAddresses) ?? []
+            if existing != nil && addresses.allSatisfy(known.contains) { return }
+            for address in addresses where !known.contains(address) { known.append(address) }
+            let value = (try? DagCBOR.encode(.list(known.suffix(16).map { .bytes($0.bytes) }))) ?? []
+            try wrap { try threadSpace.put(key, value) }
+        }
     }
 
     /// The members of a thread this node replicates with.

@@ -179,6 +179,24 @@ struct LogstoreTests {
         #expect(next.sequence == newest.sequence + 1 && next.prev == newest.cid)
     }
 
+    /// Addresses reported for one member at the same time are all kept.
+    @Test func concurrentMemberAddressesAreMerged() async throws {
+        let store = try TempStore()
+        try store.logstore.addThread(thread, key: key)
+        let logstore = store.logstore
+        let thread = thread
+        let peer = Ed25519.PrivateKey().publicKey.peerID
+        let addresses = try (0..<12).map { try Multiaddr("/ip4/10.0.0.\($0 + 1)/tcp/4006") }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for address in addresses {
+                group.addTask { try logstore.addMember(peer, to: thread, addresses: [address]) }
+            }
+            try await group.waitForAll()
+        }
+        #expect(Set(try logstore.addresses(of: peer, in: thread)) == Set(addresses))
+        #expect(try logstore.members(of: thread) == [peer])
+    }
+
     /// Records of one writer, in order, with their blocks.
     func writerLog(_ count: Int) throws -> (TempStore, [ThreadRecord.Blocks]) {
         let writer = try TempStore()
