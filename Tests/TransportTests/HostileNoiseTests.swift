@@ -58,6 +58,9 @@ import Testing
         let log = RecordingLogHandler()
         var transport = SecureTransport(identity: Ed25519.PrivateKey())
         transport.logger = Logger(label: "test.noise") { _ in log }
+        // Handshakes are not under test here: when the whole suite saturates the shared event
+        // loops, one took longer than the default 10 s and the server rightly dropped it.
+        transport.handshakeTimeout = .seconds(120)
         let listener = try await transport.listen(on: Multiaddr("/ip4/127.0.0.1/tcp/0"))
         let serverTask = Task {
             try await listener.run { connection in
