@@ -309,27 +309,42 @@ public final class Logstore: Sendable {
     /// Builds and signs the next record, queues it behind the appends already waiting for the
     /// disk (a write of its own could overtake them, and their older head would then overwrite
     /// its newer one) and waits, blocking, until it is durable.
+    ///
+    /// `acl` makes an access entry under the log's lock, which ingest holds too, and the entry is
+    /// on disk before that lock is let go: what the entry reads (the revoked log's head) cannot
+    /// change before it is signed, and the records ingested next are checked against the roles it
+    /// sets.
     private func appendInOrder(
         _ body: [UInt8],
         to id: ThreadID,
         now: UInt64,
-        acl: AccessEntry? = nil,
+        acl: (() throws(ThreadsError) -> AccessEntry)? = nil,
         rotatedKey: ThreadKey? = nil
     ) throws(ThreadsError) -> (record: ThreadRecord, blocks: ThreadRecord.Blocks) {
-        let pending = try prepareAppend(
-            body,
-            to: id,
-            now: now,
-            acl: acl,
-            rotatedKey: rotatedKey,
-            writtenHere: true
-        )
-        do { try committer.waitBlocking(for: pending.ticket) } catch {
-            // The records built on this one are lost with it: start again from the stored head.
-            writer.withLock { $0.pendingHeads = [:] }
-            throw .store("\(error)")
+        let event = try prepareEvent(body, to: id, now: now, changesAccess: acl != nil)
+        let pending = try writer.withLock { state throws(ThreadsError) in
+            let pending = try sequence(event, acl: try acl?(), rotatedKey: rotatedKey, state: &state, writtenHere: true)
+            guard acl != nil else { return pending }
+            do throws(ThreadsError) { try waitWritten(pending.ticket) } catch {
+                state.pendingHeads = [:]
+                throw error
+            }
+            return pending
+        }
+        if acl == nil {
+            do throws(ThreadsError) { try waitWritten(pending.ticket) } catch {
+                writer.withLock { $0.pendingHeads = [:] }
+                throw error
+            }
         }
         return (pending.record, pending.blocks)
+    }
+
+    /// Blocks until the write of `ticket` is on disk. When it failed, the caller drops the pending
+    /// heads: the records built on it are lost with it, and the next append starts again from the
+    /// stored head.
+    private func waitWritten(_ ticket: UInt64) throws(ThreadsError) {
+        do { try committer.waitBlocking(for: ticket) } catch { throw .store("\(error)") }
     }
 
     /// Appends like `append`, but shares the synced write with the appends made meanwhile (group
@@ -339,7 +354,7 @@ public final class Logstore: Sendable {
     public func appendDurably(_ body: [UInt8], to id: ThreadID, now: UInt64 = Logstore.now()) async throws
         -> (record: ThreadRecord, blocks: ThreadRecord.Blocks)
     {
-        let event = try prepareEvent(body, to: id, now: now, acl: nil)
+        let event = try prepareEvent(body, to: id, now: now, changesAccess: false)
         let pending: PendingAppend
         // Alone (nobody signing): sign right here, with no suspension, then take over whatever
         // queued meanwhile. Otherwise queue and let the caller that is signing sign this one too.
@@ -424,25 +439,17 @@ public final class Logstore: Sendable {
     public static func now() -> UInt64 { UInt64(max(0, Date().timeIntervalSince1970 * 1000)) }
 
     /// Builds and signs the next record of this node's log, on top of the newest one even when that
-    /// one is still being written, and queues it for the disk. `writtenHere`: the caller blocks in
-    /// `GroupCommitter.waitBlocking`, which writes an idle queue on the caller's thread.
-    private func prepareAppend(
-        _ body: [UInt8],
-        to id: ThreadID,
-        now: UInt64,
-        acl: AccessEntry? = nil,
-        rotatedKey: ThreadKey? = nil,
-        writtenHere: Bool = false
-    ) throws(ThreadsError) -> PendingAppend {
-        let event = try prepareEvent(body, to: id, now: now, acl: acl)
+    /// one is still being written, and queues it for the disk.
+    private func prepareAppend(_ body: [UInt8], to id: ThreadID, now: UInt64) throws(ThreadsError) -> PendingAppend {
+        let event = try prepareEvent(body, to: id, now: now, changesAccess: false)
         return try writer.withLock { state throws(ThreadsError) in
-            try sequence(event, acl: acl, rotatedKey: rotatedKey, state: &state, writtenHere: writtenHere)
+            try sequence(event, acl: nil, rotatedKey: nil, state: &state)
         }
     }
 
     /// Checks that this node may append to the thread and encrypts the event: all of an append
     /// that does not depend on the log's state, so concurrent appends do it at once.
-    private func prepareEvent(_ body: [UInt8], to id: ThreadID, now: UInt64, acl: AccessEntry?) throws(ThreadsError)
+    private func prepareEvent(_ body: [UInt8], to id: ThreadID, now: UInt64, changesAccess: Bool) throws(ThreadsError)
         -> PreparedEvent
     {
         guard let key = try key(of: id) else { throw .unknownThread(id) }
@@ -452,14 +459,14 @@ public final class Logstore: Sendable {
         let logKey = try ownLogKey(in: id)
         if id.variant == .accessControlled {
             let role = try role(of: logKey.publicKey.peerID, in: id)
-            guard role == .owner || (role == .writer && acl == nil) else {
+            guard role == .owner || (role == .writer && !changesAccess) else {
                 throw .notAllowed(
-                    acl == nil
+                    !changesAccess
                         ? "this node's log is not a writer of \(id) (role: \(role?.rawValue ?? "none"))"
                         : "only the owner of \(id) changes its access log"
                 )
             }
-        } else if acl != nil {
+        } else if changesAccess {
             throw .notAllowed("\(id) is a raw thread: it has no access log")
         }
         let stamp = clock.withLock { $0.tick(now: now) }
@@ -551,7 +558,7 @@ public final class Logstore: Sendable {
             [],
             to: id,
             now: Logstore.now(),
-            acl: .admit(log: member.publicKey.peerID, role: role)
+            acl: { .admit(log: member.publicKey.peerID, role: role) }
         )
         return (member, record, blocks)
     }
@@ -573,10 +580,18 @@ public final class Logstore: Sendable {
         let sealed = try AccessEntry.seal(read, to: remaining)
         let rotated = key.rotated(to: read)
         // The records of the log accepted so far stay valid everywhere, whatever order others
-        // receive them in.
-        let kept = try head(of: log, in: id).map { $0.sequence + 1 } ?? 0
-        let entry = AccessEntry.revoke(log: log, kept: kept, epoch: rotated.epoch, keys: sealed)
-        let (record, blocks) = try appendInOrder([], to: id, now: Logstore.now(), acl: entry, rotatedKey: rotated)
+        // receive them in. Counted under the log's lock, which ingest holds too: a record of the
+        // member stored here is either counted or comes after the revocation.
+        let (record, blocks) = try appendInOrder(
+            [],
+            to: id,
+            now: Logstore.now(),
+            acl: { () throws(ThreadsError) in
+                let kept = try self.head(of: log, in: id).map { $0.sequence + 1 } ?? 0
+                return .revoke(log: log, kept: kept, epoch: rotated.epoch, keys: sealed)
+            },
+            rotatedKey: rotated
+        )
         cache.withLock { $0.keys[id] = rotated }
         return (record, blocks)
     }
