@@ -433,19 +433,13 @@ public final class Logstore: Sendable {
     public func beginAppend(_ body: [UInt8], to id: ThreadID, now: UInt64 = Logstore.now()) throws(ThreadsError)
         -> PendingAppend
     {
-        try prepareAppend(body, to: id, now: now)
-    }
-
-    public static func now() -> UInt64 { UInt64(max(0, Date().timeIntervalSince1970 * 1000)) }
-
-    /// Builds and signs the next record of this node's log, on top of the newest one even when that
-    /// one is still being written, and queues it for the disk.
-    private func prepareAppend(_ body: [UInt8], to id: ThreadID, now: UInt64) throws(ThreadsError) -> PendingAppend {
         let event = try prepareEvent(body, to: id, now: now, changesAccess: false)
         return try writer.withLock { state throws(ThreadsError) in
             try sequence(event, acl: nil, rotatedKey: nil, state: &state)
         }
     }
+
+    public static func now() -> UInt64 { UInt64(max(0, Date().timeIntervalSince1970 * 1000)) }
 
     /// Checks that this node may append to the thread and encrypts the event: all of an append
     /// that does not depend on the log's state, so concurrent appends do it at once.

@@ -14,8 +14,9 @@ public struct NoiseHandshakeResult: Sendable {
 /// Below it: incoming Noise messages split by `NoiseFrameDecoder`; outgoing messages leave framed
 /// (2-byte length) by this handler, so a write is sealed straight into its wire buffer. Above it: a
 /// plaintext byte stream; outgoing writes larger than one Noise message are split, and the messages
-/// decrypted in one read burst are passed up together when the burst ends. Writes made before the handshake completes are
-/// held and sent once it does. Any handshake or decryption failure closes the channel.
+/// decrypted in one read burst are passed up together when the burst ends. Writes made before the
+/// handshake completes are held and sent once it does. Any handshake or decryption failure closes
+/// the channel.
 final class NoiseHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
