@@ -143,6 +143,7 @@ let package = Package(
             name: "TransportTests",
             dependencies: [
                 "Transport", "Sodium", "Multiformats", "Store", "ThreadsTestKit",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),

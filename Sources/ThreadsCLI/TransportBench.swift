@@ -158,10 +158,10 @@ struct TransportBench: AsyncParsableCommand {
         let connection = try await client.dial(address)
         let chunk = ByteBuffer(bytes: Random.bytes(count: 64 * 1024))
         let start = ContinuousClock.now
-        try await connection.channel.executeThenClose { _, outbound in
+        try await connection.channel.executeThenClose { _, _ in
             var sent = 0
             while sent < total {
-                try await outbound.write(chunk)
+                try await connection.write(chunk)
                 sent += chunk.readableBytes
             }
             var iterator = done.stream.makeAsyncIterator()

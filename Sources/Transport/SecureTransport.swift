@@ -12,7 +12,29 @@ public struct SecureChannel: Sendable {
     /// Where the peer connected from or was dialled at.
     public let remoteAddress: Multiaddr?
     /// Plaintext in and out; writes are encrypted, reads decrypted, by the channel pipeline.
+    /// Read from its inbound stream; send with `write(_:)`, which bounds what is queued.
     public let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+    private let window: WriteWindow
+
+    /// Plaintext queued for sending at most, per connection: enough to keep the cipher and the
+    /// socket busy, small enough that a slow peer holds little memory here.
+    public static let writeWindow = 1 << 20
+
+    init(remotePeer: PeerID, remoteAddress: Multiaddr?, channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>) {
+        self.remotePeer = remotePeer
+        self.remoteAddress = remoteAddress
+        self.channel = channel
+        self.window = WriteWindow(limit: Self.writeWindow)
+    }
+
+    /// Sends `buffer` (encrypted by the pipeline), waiting first while `writeWindow` bytes are
+    /// still queued below; so a producer faster than the cipher or the link waits instead of
+    /// filling memory. Returns once the buffer is queued; throws `connectionClosed` when an
+    /// earlier write failed or the channel is closed. Writes from one task go out in order.
+    public func write(_ buffer: ByteBuffer) async throws {
+        guard channel.channel.isActive else { throw TransportError.connectionClosed }
+        try await window.write(buffer, to: channel.channel)
+    }
 }
 
 /// Listens on and dials TCP multiaddrs, securing every connection with Noise XX.

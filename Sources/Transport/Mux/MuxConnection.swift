@@ -37,8 +37,6 @@ public actor MuxConnection {
     private let secure: SecureChannel
     private let protocols: MuxProtocols
     private let options: Options
-    private var writer: NIOAsyncChannelOutboundWriter<ByteBuffer>?
-    private var writerWaiters: [CheckedContinuation<NIOAsyncChannelOutboundWriter<ByteBuffer>, any Error>] = []
     private var calls: [UInt64: (name: String, call: Call)] = [:]
     /// Timers of single-reply requests, cancelled when the reply comes.
     private var timers: [UInt64: Task<Void, Never>] = [:]
@@ -73,17 +71,18 @@ public actor MuxConnection {
     }
 
     private func serveConnection() async throws {
-        try await secure.channel.executeThenClose { inboundStream, outbound in
-            self.attach(outbound)
+        try await secure.channel.executeThenClose { inboundStream, _ in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await self.keepAlive() }
                 var buffer = ByteBuffer()
                 for try await chunk in inboundStream {
-                    buffer.writeImmutableBuffer(chunk)
+                    // Frames that end within the chunk are read from it where it lies; only a
+                    // partial frame's bytes are carried over into the next read.
+                    if buffer.readableBytes == 0 { buffer = chunk } else { buffer.writeImmutableBuffer(chunk) }
                     while let frame = try MuxFrame.decode(from: &buffer) {
                         try await self.dispatch(frame)
                     }
-                    buffer.discardReadBytes()
+                    if buffer.readableBytes == 0 { buffer = ByteBuffer() } else { buffer.discardReadBytes() }
                 }
                 group.cancelAll()
             }
@@ -97,16 +96,8 @@ public actor MuxConnection {
         try? await secure.channel.channel.close()
     }
 
-    private func attach(_ outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) {
-        writer = outbound
-        for waiter in writerWaiters { waiter.resume(returning: outbound) }
-        writerWaiters = []
-    }
-
     private func shutDown() {
         isClosed = true
-        for waiter in writerWaiters { waiter.resume(throwing: TransportError.connectionClosed) }
-        writerWaiters = []
         for (_, entry) in calls {
             switch entry.call {
             case .single(let continuation): continuation.resume(throwing: TransportError.connectionClosed)
@@ -122,18 +113,12 @@ public actor MuxConnection {
         slotWaiters = []
     }
 
-    private func readyWriter() async throws -> NIOAsyncChannelOutboundWriter<ByteBuffer> {
-        if let writer { return writer }
-        guard !isClosed else { throw TransportError.connectionClosed }
-        return try await withCheckedThrowingContinuation { writerWaiters.append($0) }
-    }
-
     private func send(_ frame: MuxFrame) async throws {
         var buffer = ByteBuffer()
         try frame.encode(into: &buffer)
         guard !isClosed else { throw TransportError.connectionClosed }
         do {
-            try await readyWriter().write(buffer)
+            try await secure.write(buffer)
         } catch let error as TransportError {
             throw error
         } catch {
@@ -162,7 +147,9 @@ public actor MuxConnection {
                 return
             }
             unansweredPings += 1
-            try await send(MuxFrame(kind: .ping, id: 0))
+            // Not awaited: behind a full write window the ping waits, and the misses are still
+            // counted, so a peer that stopped reading is found out too.
+            sendDetached(MuxFrame(kind: .ping, id: 0))
         }
     }
 

@@ -48,22 +48,26 @@ public struct MuxFrame: Hashable, Sendable {
 
     /// Appends the framed encoding to `buffer`.
     public func encode(into buffer: inout ByteBuffer) throws(TransportError) {
-        var body: [UInt8] = [kind.rawValue]
-        Varint.encode(id, into: &body)
+        // The header is built apart; the payload, which may be megabytes, is copied once.
+        var header: [UInt8] = [kind.rawValue]
+        Varint.encode(id, into: &header)
         if hasProtocol {
             let name = Array(protocolName.utf8)
             guard !name.isEmpty, name.count <= Self.maxProtocolLength else {
                 throw .malformedFrame("protocol name of \(name.count) bytes (1 to \(Self.maxProtocolLength))")
             }
-            Varint.encode(UInt64(name.count), into: &body)
-            body += name
+            Varint.encode(UInt64(name.count), into: &header)
+            header += name
         }
-        body += payload
-        guard body.count <= Self.maxBodyLength else {
-            throw .messageTooLarge(size: body.count, limit: Self.maxBodyLength)
+        let bodyLength = header.count + payload.count
+        guard bodyLength <= Self.maxBodyLength else {
+            throw .messageTooLarge(size: bodyLength, limit: Self.maxBodyLength)
         }
-        buffer.writeBytes(Varint.encode(UInt64(body.count)))
-        buffer.writeBytes(body)
+        let length = Varint.encode(UInt64(bodyLength))
+        buffer.reserveCapacity(minimumWritableBytes: length.count + bodyLength)
+        buffer.writeBytes(length)
+        buffer.writeBytes(header)
+        buffer.writeBytes(payload)
     }
 
     /// Reads one frame from the front of `buffer`; nil when more bytes are needed (the buffer is
