@@ -46,6 +46,12 @@ public actor ConnectionManager {
     private var nextSubscriber = 0
     private var listeners: [SecureListener] = []
     private var tasks: [Task<Void, Never>] = []
+    /// The task running each live connection, dropped when it ends: a long-lived node sees many
+    /// connections come and go.
+    private var runs: [ObjectIdentifier: Task<Void, Never>] = [:]
+
+    /// Connections whose run task has not ended yet (for tests).
+    var runningConnections: Int { runs.count }
 
     public init(
         transport: SecureTransport,
@@ -170,12 +176,11 @@ public actor ConnectionManager {
     private func register(_ channel: SecureChannel, dialedByUs: Bool, ip: String?) async -> MuxConnection {
         let peer = channel.remotePeer
         let connection = MuxConnection(channel, protocols: protocols, options: options)
-        tasks.append(
-            Task {
-                try? await connection.run()
-                self.ended(connection, peer: peer)
-            }
-        )
+        // Set before the task can end: `ended` runs on this actor, after this method.
+        runs[ObjectIdentifier(connection)] = Task {
+            try? await connection.run()
+            self.ended(connection, peer: peer)
+        }
         if let existing = connections[peer] {
             // Two connections to one peer (both dialled at once): keep the one initiated by the
             // smaller peer ID. Both sides apply the same rule, so they keep the same connection.
@@ -196,6 +201,7 @@ public actor ConnectionManager {
     }
 
     private func ended(_ connection: MuxConnection, peer: PeerID) {
+        runs[ObjectIdentifier(connection)] = nil
         guard let entry = connections[peer], entry.connection === connection else { return }
         connections[peer] = nil
         emit(.disconnected(peer))
@@ -221,6 +227,7 @@ public actor ConnectionManager {
         for entry in connections.values { await entry.connection.close() }
         for task in tasks { await task.value }
         tasks = []
+        for task in Array(runs.values) { await task.value }
         for continuation in subscribers.values { continuation.finish() }
         subscribers = [:]
     }

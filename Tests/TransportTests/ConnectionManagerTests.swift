@@ -3,7 +3,8 @@ import Multiformats
 import Sodium
 import Store
 import Testing
-import Transport
+
+@testable import Transport
 
 @Suite struct ConnectionManagerTests {
     static func protocols() -> MuxProtocols {
@@ -50,6 +51,26 @@ import Transport
         await a.disconnect(b.localPeer)
         #expect(await aIterator.next() == .disconnected(b.localPeer))
         #expect(await bIterator.next() == .disconnected(a.localPeer))
+        await a.shutdown()
+        await b.shutdown()
+    }
+
+    /// A node that sees connections come and go keeps nothing of the ones that ended.
+    @Test func endedConnectionsLeaveNothingBehind() async throws {
+        let (a, _) = try await Self.node()
+        let (b, bAddress) = try await Self.node()
+        for round in 0..<20 {
+            let connection = try await a.connect(bAddress)
+            #expect(try await connection.request("/threads/echo/1", [UInt8(round)]) == [UInt8(round)])
+            await a.disconnect(b.localPeer)
+            #expect(try await Self.eventually { await a.connection(to: b.localPeer) == nil })
+        }
+        let drained = try await Self.eventually {
+            let left = await a.runningConnections
+            let right = await b.runningConnections
+            return left == 0 && right == 0
+        }
+        #expect(drained)
         await a.shutdown()
         await b.shutdown()
     }
