@@ -38,16 +38,28 @@ struct TransportBench: AsyncParsableCommand {
             "threads bench transport: \(mebibytes) MiB per transfer over 127.0.0.1; \(requests) requests; \(handshakes) handshakes"
         )
         print("")
-        let raw = try await rawTCP(bytes: total)
-        let secure = try await secureStream(bytes: total)
-        let muxed = try await multiplexed(bytes: total)
+        let (raw, rawMemory) = try await Self.withPeakMemory { try await rawTCP(bytes: total) }
+        let (secure, secureMemory) = try await Self.withPeakMemory { try await secureStream(bytes: total) }
+        let (muxed, muxedMemory) = try await Self.withPeakMemory { try await multiplexed(bytes: total) }
         let cipher = Self.cipherRate(bytes: min(total, 256 << 20))
-        var table = BenchTable(header: ["transfer", "MB/s", "vs raw TCP"])
-        table.add("raw TCP socket (NIO, no encryption)", formatRate(raw), formatPercent(1))
-        table.add("Noise secure channel (stream)", formatRate(secure), formatPercent(secure / raw))
-        table.add("Noise + multiplexed one-way messages", formatRate(muxed), formatPercent(muxed / raw))
-        table.add("ChaCha20-Poly1305 alone, one core (no I/O)", formatRate(cipher), formatPercent(cipher / raw))
+        var table = BenchTable(header: ["transfer", "MB/s", "vs raw TCP", "memory held (both ends)"])
+        table.add("raw TCP socket (NIO, no encryption)", formatRate(raw), formatPercent(1), ProgressBar.size(rawMemory))
+        table.add(
+            "Noise secure channel (stream)",
+            formatRate(secure),
+            formatPercent(secure / raw),
+            ProgressBar.size(secureMemory)
+        )
+        table.add(
+            "Noise + multiplexed one-way messages",
+            formatRate(muxed),
+            formatPercent(muxed / raw),
+            ProgressBar.size(muxedMemory)
+        )
+        table.add("ChaCha20-Poly1305 alone, one core (no I/O)", formatRate(cipher), formatPercent(cipher / raw), "-")
         print(table.render())
+        print("")
+        print("Memory held: the largest growth of this process's anonymous memory during the transfer.")
         print("")
         print(
             "Each end seals or opens every byte on one core, so the secure rate cannot pass the cipher's own rate;"
@@ -56,6 +68,16 @@ struct TransportBench: AsyncParsableCommand {
         print("")
         try await latency()
         try await handshakeRate()
+    }
+
+    /// Runs `body` while sampling this process's anonymous memory; returns its result and the
+    /// peak growth over the level before it started.
+    static func withPeakMemory<T>(_ body: () async throws -> T) async throws -> (T, UInt64) {
+        let before = ExchangeBench.RSSSampler.current(pid: Int(getpid())).anonymous
+        let sampler = ExchangeBench.RSSSampler(pid: Int(getpid()))
+        let result = try await body()
+        let (peak, _) = await sampler.stop()
+        return (result, peak > before ? peak - before : 0)
     }
 
     /// libsodium's ChaCha20-Poly1305 sealing full Noise messages in place, with no I/O: the ceiling
