@@ -125,12 +125,17 @@ struct CBORWriter {
                 try write(value, depth: depth + 1)
             }
         case .link(let cid):
-            bytes.append(0xd8)
-            bytes.append(42)
-            head(2, UInt64(cid.bytes.count + 1))
-            bytes.append(0x00)
-            bytes.append(contentsOf: cid.bytes)
+            write(link: cid)
         }
+    }
+
+    /// Tag 42 around the CID's bytes behind the identity multibase prefix (0x00).
+    mutating func write(link cid: CID) {
+        bytes.append(0xd8)
+        bytes.append(42)
+        head(2, UInt64(cid.bytes.count + 1))
+        bytes.append(0x00)
+        bytes.append(contentsOf: cid.bytes)
     }
 
     private mutating func write(key: String) {

@@ -227,7 +227,12 @@ public final class Logstore: Sendable {
     }
 
     static func encodeHead(_ head: Head) -> [UInt8] {
-        (try? DagCBOR.encode(.map(["cid": .link(head.cid), "seq": .integer(IPLDInteger(head.sequence))]))) ?? []
+        var map = DagCBORMapWriter(count: 2)
+        map.key("cid")
+        map.link(head.cid)
+        map.key("seq")
+        map.unsigned(head.sequence)
+        return map.encoded
     }
 
     static func decodeHead(_ bytes: [UInt8]) -> Head? {
@@ -820,12 +825,18 @@ public final class Logstore: Sendable {
     }
 
     static func encodeEntry(_ entry: Entry) -> [UInt8] {
-        (try? DagCBOR.encode(
-            .map([
-                "r": .link(entry.record), "e": .link(entry.event), "h": .link(entry.header), "b": .link(entry.body),
-                "p": .integer(IPLDInteger(UInt64(entry.epoch))),
-            ])
-        )) ?? []
+        var map = DagCBORMapWriter(count: 5)
+        map.key("b")
+        map.link(entry.body)
+        map.key("e")
+        map.link(entry.event)
+        map.key("h")
+        map.link(entry.header)
+        map.key("p")
+        map.unsigned(UInt64(entry.epoch))
+        map.key("r")
+        map.link(entry.record)
+        return map.encoded
     }
 
     static func decodeEntry(_ bytes: [UInt8]) -> Entry? {

@@ -86,17 +86,30 @@ public struct ThreadRecord: Sendable, Equatable {
         clock: HLCTimestamp
     ) throws(ThreadsError) -> (event: Block, header: Block, body: Block) {
         let bodyKey = SymmetricKey()
-        let bodyBlock = try block(.bytes(XChaCha20Poly1305.seal(body, key: bodyKey, associatedData: thread.bytes)))
-        let header = IPLD.map([
-            "key": .bytes(bodyKey.withUnsafeBytes { Array($0) }),
-            "time": .integer(IPLDInteger(time)),
-            "wall": .integer(IPLDInteger(clock.wall)),
-            "counter": .integer(IPLDInteger(UInt64(clock.counter))),
-        ])
-        let headerBlock = try block(
-            .bytes(XChaCha20Poly1305.seal(try encode(header), key: readKey, associatedData: thread.bytes))
+        let bodyBlock = try block(
+            encoded: DagCBOR.encode(bytes: XChaCha20Poly1305.seal(body, key: bodyKey, associatedData: thread.bytes))
         )
-        let eventBlock = try block(.map(["header": .link(headerBlock.cid), "body": .link(bodyBlock.cid)]))
+        // {key, time, wall, counter}, written in DAG-CBOR key order.
+        var header = DagCBORMapWriter(count: 4)
+        header.key("key")
+        header.bytes(bodyKey.withUnsafeBytes { Array($0) })
+        header.key("time")
+        header.unsigned(time)
+        header.key("wall")
+        header.unsigned(clock.wall)
+        header.key("counter")
+        header.unsigned(UInt64(clock.counter))
+        let headerBlock = try block(
+            encoded: DagCBOR.encode(
+                bytes: XChaCha20Poly1305.seal(header.encoded, key: readKey, associatedData: thread.bytes)
+            )
+        )
+        var event = DagCBORMapWriter(count: 2)
+        event.key("body")
+        event.link(bodyBlock.cid)
+        event.key("header")
+        event.link(headerBlock.cid)
+        let eventBlock = try block(encoded: event.encoded)
         return (eventBlock, headerBlock, bodyBlock)
     }
 
@@ -112,19 +125,33 @@ public struct ThreadRecord: Sendable, Equatable {
         acl: AccessEntry?
     ) throws(ThreadsError) -> (ThreadRecord, Block) {
         let sequence = prev.map { $0.sequence + 1 } ?? 0
-        var inner = unsigned(
+        let log = logKey.publicKey.rawRepresentation
+        let aclValue = acl?.ipld
+        let unsigned = try recordMap(
             thread: thread,
-            log: logKey.publicKey,
+            log: log,
             sequence: sequence,
             prev: prev?.cid,
-            event: event
+            event: event,
+            epoch: epoch,
+            acl: aclValue,
+            signature: nil
         )
-        inner["epoch"] = .integer(IPLDInteger(UInt64(epoch)))
-        if let acl { inner["acl"] = acl.ipld }
-        let signature = logKey.signature(for: signatureDomain + (try encode(.map(inner))))
-        inner["sig"] = .bytes(signature)
+        let signature = logKey.signature(for: signatureDomain + unsigned)
+        let signed = try recordMap(
+            thread: thread,
+            log: log,
+            sequence: sequence,
+            prev: prev?.cid,
+            event: event,
+            epoch: epoch,
+            acl: aclValue,
+            signature: signature
+        )
         let recordBlock = try block(
-            .bytes(XChaCha20Poly1305.seal(try encode(.map(inner)), key: key.service, associatedData: thread.bytes))
+            encoded: DagCBOR.encode(
+                bytes: XChaCha20Poly1305.seal(signed, key: key.service, associatedData: thread.bytes)
+            )
         )
         let record = ThreadRecord(
             cid: recordBlock.cid,
@@ -139,17 +166,41 @@ public struct ThreadRecord: Sendable, Equatable {
         return (record, recordBlock)
     }
 
-    private static func unsigned(
+    /// A record's map in DAG-CBOR: without `signature`, the bytes the signature covers; with it,
+    /// the record as sealed. Written in DAG-CBOR key order: acl, log, seq, sig, prev, epoch,
+    /// event, thread.
+    static func recordMap(
         thread: ThreadID,
-        log: Ed25519.PublicKey,
+        log: [UInt8],
         sequence: UInt64,
         prev: CID?,
-        event: CID
-    ) -> [String: IPLD] {
-        [
-            "thread": .bytes(thread.bytes), "log": .bytes(log.rawRepresentation),
-            "seq": .integer(IPLDInteger(sequence)), "prev": prev.map { .link($0) } ?? .null, "event": .link(event),
-        ]
+        event: CID,
+        epoch: UInt32,
+        acl: IPLD?,
+        signature: [UInt8]?
+    ) throws(ThreadsError) -> [UInt8] {
+        var map = DagCBORMapWriter(count: 6 + (acl == nil ? 0 : 1) + (signature == nil ? 0 : 1))
+        if let acl {
+            map.key("acl")
+            do { try map.value(acl) } catch { throw .malformed("cannot encode the access entry: \(error)") }
+        }
+        map.key("log")
+        map.bytes(log)
+        map.key("seq")
+        map.unsigned(sequence)
+        if let signature {
+            map.key("sig")
+            map.bytes(signature)
+        }
+        map.key("prev")
+        if let prev { map.link(prev) } else { map.null() }
+        map.key("epoch")
+        map.unsigned(UInt64(epoch))
+        map.key("event")
+        map.link(event)
+        map.key("thread")
+        map.bytes(thread.bytes)
+        return map.encoded
     }
 
     // MARK: - Reading
@@ -164,7 +215,7 @@ public struct ThreadRecord: Sendable, Equatable {
         do { plaintext = try XChaCha20Poly1305.open(sealed, key: key.service, associatedData: thread.bytes) } catch {
             throw .cannotDecrypt(what: "record")
         }
-        guard var fields = (try? DagCBOR.decode(plaintext))?.mapValue,
+        guard let fields = (try? DagCBOR.decode(plaintext))?.mapValue,
             Set(fields.keys).subtracting(["acl"]) == ["thread", "log", "seq", "prev", "event", "epoch", "sig"]
         else {
             throw .malformed("the record does not have exactly thread, log, seq, prev, event, epoch, sig (and acl)")
@@ -198,8 +249,19 @@ public struct ThreadRecord: Sendable, Equatable {
         guard let signature = fields["sig"]?.bytesValue, signature.count == Ed25519.signatureLength else {
             throw .malformed("'sig' is not a 64-byte signature")
         }
-        fields["sig"] = nil
-        guard logKey.isValidSignature(signature, for: signatureDomain + (try encode(.map(fields)))) else {
+        // The decoder accepts canonical bytes only, so the fields re-encoded without the signature
+        // are exactly the bytes that were signed.
+        let signedBytes = try recordMap(
+            thread: thread,
+            log: logBytes,
+            sequence: sequence.argument,
+            prev: prev,
+            event: event,
+            epoch: UInt32(epoch.argument),
+            acl: fields["acl"],
+            signature: nil
+        )
+        guard logKey.isValidSignature(signature, for: signatureDomain + signedBytes) else {
             throw .badSignature(log: logKey.peerID)
         }
         return ThreadRecord(
@@ -268,5 +330,10 @@ public struct ThreadRecord: Sendable, Equatable {
 
     static func block(_ value: IPLD) throws(ThreadsError) -> Block {
         do { return try Block(value: value) } catch { throw .malformed("cannot encode: \(error)") }
+    }
+
+    /// A DAG-CBOR block of bytes already encoded.
+    static func block(encoded bytes: [UInt8]) throws(ThreadsError) -> Block {
+        do { return try Block(bytes: bytes, codec: DagCBOR.code) } catch { throw .malformed("cannot hash: \(error)") }
     }
 }
