@@ -110,15 +110,28 @@ public enum XChaCha20Poly1305 {
         key: SymmetricKey,
         associatedData: some ContiguousBytes = [UInt8]()
     ) -> [UInt8] {
-        let nonce = Random.bytes(count: nonceLength)
-        // The nonce has the right length, so sealing cannot fail.
-        return nonce
-            + (try! AEADAlgorithm.xchacha20poly1305.seal(
-                plaintext,
-                key: key,
-                nonce: nonce,
-                associatedData: associatedData
-            ))
+        Sodium.ensureInitialized()
+        let count = plaintext.withUnsafeBytes { $0.count }
+        // One allocation: the nonce is drawn into the front of the output, the rest sealed after it.
+        return [UInt8](unsafeUninitializedCapacity: nonceLength + count + AEADAlgorithm.tagLength) {
+            buffer,
+            initialized in
+            let out = UnsafeMutableRawBufferPointer(buffer)
+            randombytes_buf(out.baseAddress!, nonceLength)
+            let written = plaintext.withUnsafeBytes { p in
+                associatedData.withUnsafeBytes { ad in
+                    // Lengths are right by construction, so sealing cannot fail.
+                    try! AEADAlgorithm.xchacha20poly1305.seal(
+                        p,
+                        key: key,
+                        nonce: UnsafeRawBufferPointer(rebasing: out[0..<nonceLength]),
+                        associatedData: ad,
+                        into: UnsafeMutableRawBufferPointer(rebasing: out[nonceLength...])
+                    )
+                }
+            }
+            initialized = nonceLength + written
+        }
     }
 
     /// Opens `nonce ‖ ciphertext ‖ tag` as produced by `seal`.
