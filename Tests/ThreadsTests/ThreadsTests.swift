@@ -109,6 +109,52 @@ struct LogstoreTests {
         #expect(next.log == log && next.sequence == 3 && next.prev == records[2].cid)
     }
 
+    /// When the store fails under queued appends (here it is closed midway), every caller gets
+    /// either its record, on disk, or an error: none waits forever. After a restart the log goes
+    /// on from what reached the disk, unbroken.
+    @Test(.timeLimit(.minutes(2))) func appendsFailCleanlyWhenTheStoreGoesAway() async throws {
+        let store = try TempStore()
+        try store.logstore.addThread(thread, key: key)
+        _ = try store.logstore.ownLogKey(in: thread)
+        let logstore = store.logstore
+        let database = store.database
+        let thread = thread
+        let outcomes = await withTaskGroup(of: Result<ThreadRecord, any Error>.self) { group in
+            for n in 0..<400 {
+                group.addTask {
+                    if n == 150 { database.close() }
+                    do {
+                        return .success(try await logstore.appendDurably(Array("r\(n)".utf8), to: thread).record)
+                    } catch {
+                        return .failure(error)
+                    }
+                }
+            }
+            var out: [Result<ThreadRecord, any Error>] = []
+            for await outcome in group { out.append(outcome) }
+            return out
+        }
+        let failures = outcomes.compactMap { outcome -> (any Error)? in
+            if case .failure(let error) = outcome { return error }
+            return nil
+        }
+        let successes = outcomes.compactMap { try? $0.get() }
+        #expect(!failures.isEmpty)
+        #expect(failures.allSatisfy { $0 is ThreadsError }, "\(failures.first.map { "\($0)" } ?? "")")
+
+        try store.reopen()
+        let log = try store.logstore.ownLogKey(in: thread).publicKey.peerID
+        let stored = try store.logstore.entries(of: log, in: thread)
+        #expect(stored.map(\.sequence) == Array(0..<UInt64(stored.count)))
+        // Whatever a caller was told is durable is there.
+        for record in successes {
+            #expect(stored.first { $0.sequence == record.sequence }?.entry.record == record.cid)
+        }
+        let next = try store.logstore.append(Array("after".utf8), to: thread).record
+        #expect(next.sequence == UInt64(stored.count))
+        #expect(next.prev == stored.last?.entry.record)
+    }
+
     /// Many concurrent durable appends (signed in batches by whichever caller drains the queue)
     /// and synchronous ones in between, the very first ones included, still make one unbroken
     /// log, and each caller gets back the record that holds its own body.
