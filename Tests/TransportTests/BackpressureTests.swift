@@ -91,6 +91,63 @@ import Transport
         await listener.close()
     }
 
+    /// A writer waiting for room can be cancelled; it stops waiting at once and the connection
+    /// stays usable.
+    @Test(.timeLimit(.minutes(2))) func aWaitingWriterCanBeCancelled() async throws {
+        let server = SecureTransport(identity: Ed25519.PrivateKey())
+        let listener = try await server.listen(on: Multiaddr("/ip4/127.0.0.1/tcp/0"))
+        let (startReading, go) = AsyncStream<Void>.makeStream()
+        let (results, sink) = AsyncStream<Int>.makeStream()
+        let serverTask = Task {
+            try await listener.run { connection in
+                let received =
+                    (try? await connection.channel.executeThenClose { inbound, _ -> Int in
+                        var iterator = startReading.makeAsyncIterator()
+                        _ = await iterator.next()
+                        var received = 0
+                        for try await piece in inbound {
+                            received += piece.readableBytes
+                            if piece.readableBytesView.last == 0xff { break }
+                        }
+                        return received
+                    }) ?? 0
+                sink.yield(received)
+            }
+        }
+        defer { serverTask.cancel() }
+        let address = try #require(listener.localAddress)
+        let full = try address.encapsulate(Multiaddr("/p2p/\(server.identity.publicKey.peerID)"))
+        let connection = try await SecureTransport(identity: Ed25519.PrivateKey()).dial(full)
+
+        // Fill everything below the writer until a write waits.
+        let progress = Progress()
+        let filler = Task {
+            while true {
+                try Task.checkCancellation()
+                try await connection.write(ByteBuffer(repeating: 1, count: Self.chunk))
+                progress.add(Self.chunk)
+            }
+        }
+        var last = -1
+        var still = 0
+        for _ in 0..<600 where still < 5 {
+            try await Task.sleep(for: .milliseconds(100))
+            let now = progress.snapshot.accepted
+            still = now == last ? still + 1 : 0
+            last = now
+        }
+        filler.cancel()
+        await #expect(throws: CancellationError.self) { try await filler.value }
+
+        // The reader drains what was taken; a last write still goes through after the cancel.
+        go.yield()
+        try await connection.write(ByteBuffer(bytes: [0xff]))
+        var iterator = results.makeAsyncIterator()
+        #expect(await iterator.next() == progress.snapshot.accepted + 1)
+        try await connection.channel.executeThenClose { _, _ in }
+        await listener.close()
+    }
+
     @Test func writingToAClosedConnectionFails() async throws {
         let server = SecureTransport(identity: Ed25519.PrivateKey())
         let listener = try await server.listen(on: Multiaddr("/ip4/127.0.0.1/tcp/0"))
