@@ -127,27 +127,21 @@ public struct ThreadRecord: Sendable, Equatable {
         let sequence = prev.map { $0.sequence + 1 } ?? 0
         let log = logKey.publicKey.rawRepresentation
         let aclValue = acl?.ipld
-        let unsigned = try recordMap(
-            thread: thread,
-            log: log,
-            sequence: sequence,
-            prev: prev?.cid,
-            event: event,
-            epoch: epoch,
-            acl: aclValue,
-            signature: nil
-        )
-        let signature = logKey.signature(for: signatureDomain + unsigned)
-        let signed = try recordMap(
-            thread: thread,
-            log: log,
-            sequence: sequence,
-            prev: prev?.cid,
-            event: event,
-            epoch: epoch,
-            acl: aclValue,
-            signature: signature
-        )
+        // The same fields twice: without the signature (what is signed), then with it.
+        func map(signature: [UInt8]?) throws(ThreadsError) -> [UInt8] {
+            try recordMap(
+                thread: thread,
+                log: log,
+                sequence: sequence,
+                prev: prev?.cid,
+                event: event,
+                epoch: epoch,
+                acl: aclValue,
+                signature: signature
+            )
+        }
+        let signature = logKey.signature(for: signatureDomain + (try map(signature: nil)))
+        let signed = try map(signature: signature)
         let recordBlock = try block(
             encoded: DagCBOR.encode(
                 bytes: XChaCha20Poly1305.seal(signed, key: key.service, associatedData: thread.bytes)

@@ -15,6 +15,25 @@ import Transport
         func add(_ n: Int) { state.withLock { $0.accepted += n } }
         func finish() { state.withLock { $0.finished = true } }
         var snapshot: (accepted: Int, finished: Bool) { state.withLock { $0 } }
+
+        /// Returns once nothing more was accepted for half a second (or after a minute).
+        func untilStalled() async throws {
+            var last = -1
+            var still = 0
+            for _ in 0..<600 where still < 5 {
+                try await Task.sleep(for: .milliseconds(100))
+                let now = snapshot.accepted
+                still = now == last ? still + 1 : 0
+                last = now
+            }
+        }
+    }
+
+    /// A new client's connection to `server` through its `listener`.
+    static func dial(_ listener: SecureListener, of server: SecureTransport) async throws -> SecureChannel {
+        let address = try #require(listener.localAddress)
+        let full = try address.encapsulate(Multiaddr("/p2p/\(server.identity.publicKey.peerID)"))
+        return try await SecureTransport(identity: Ed25519.PrivateKey()).dial(full)
     }
 
     static let chunk = 64 << 10
@@ -50,9 +69,7 @@ import Transport
             }
         }
         defer { serverTask.cancel() }
-        let address = try #require(listener.localAddress)
-        let full = try address.encapsulate(Multiaddr("/p2p/\(server.identity.publicKey.peerID)"))
-        let connection = try await SecureTransport(identity: Ed25519.PrivateKey()).dial(full)
+        let connection = try await Self.dial(listener, of: server)
         let progress = Progress()
         let writer = Task {
             var digest = SHA256()
@@ -68,14 +85,7 @@ import Transport
 
         // Wait until the writer stops advancing: the window, the kernel's socket buffers and the
         // reader's small inbound buffer are full.
-        var last = -1
-        var still = 0
-        for _ in 0..<600 where still < 5 {
-            try await Task.sleep(for: .milliseconds(100))
-            let now = progress.snapshot.accepted
-            still = now == last ? still + 1 : 0
-            last = now
-        }
+        try await progress.untilStalled()
         let stalled = progress.snapshot
         #expect(!stalled.finished, "the writer finished 64 MiB that nobody read")
         #expect(stalled.accepted < 32 << 20, "\(stalled.accepted) bytes taken with the reader stalled")
@@ -115,9 +125,7 @@ import Transport
             }
         }
         defer { serverTask.cancel() }
-        let address = try #require(listener.localAddress)
-        let full = try address.encapsulate(Multiaddr("/p2p/\(server.identity.publicKey.peerID)"))
-        let connection = try await SecureTransport(identity: Ed25519.PrivateKey()).dial(full)
+        let connection = try await Self.dial(listener, of: server)
 
         // Fill everything below the writer until a write waits.
         let progress = Progress()
@@ -128,14 +136,7 @@ import Transport
                 progress.add(Self.chunk)
             }
         }
-        var last = -1
-        var still = 0
-        for _ in 0..<600 where still < 5 {
-            try await Task.sleep(for: .milliseconds(100))
-            let now = progress.snapshot.accepted
-            still = now == last ? still + 1 : 0
-            last = now
-        }
+        try await progress.untilStalled()
         filler.cancel()
         await #expect(throws: CancellationError.self) { try await filler.value }
 
@@ -155,9 +156,7 @@ import Transport
             try await listener.run { connection in try? await connection.channel.executeThenClose { _, _ in } }
         }
         defer { serverTask.cancel() }
-        let address = try #require(listener.localAddress)
-        let full = try address.encapsulate(Multiaddr("/p2p/\(server.identity.publicKey.peerID)"))
-        let connection = try await SecureTransport(identity: Ed25519.PrivateKey()).dial(full)
+        let connection = try await Self.dial(listener, of: server)
         try await connection.channel.executeThenClose { _, _ in }
         await #expect(throws: TransportError.connectionClosed) {
             try await connection.write(ByteBuffer(string: "too late"))
