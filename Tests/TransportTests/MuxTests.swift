@@ -14,6 +14,29 @@ import Transport
         private var values: [String: Int] = [:]
         func bump(_ key: String) { lock.withLock { values[key, default: 0] += 1 } }
         func get(_ key: String) -> Int { lock.withLock { values[key, default: 0] } }
+
+        private var gateOpen = false
+        private var gateWaiters: [CheckedContinuation<Void, Never>] = []
+
+        /// Returns once `openGate()` has been called.
+        func passGate() async {
+            await withCheckedContinuation { continuation in
+                let open = lock.withLock {
+                    if !gateOpen { gateWaiters.append(continuation) }
+                    return gateOpen
+                }
+                if open { continuation.resume() }
+            }
+        }
+
+        func openGate() {
+            let waiters = lock.withLock {
+                gateOpen = true
+                defer { gateWaiters = [] }
+                return gateWaiters
+            }
+            for waiter in waiters { waiter.resume() }
+        }
     }
 
     static func protocols(_ flags: Flags) -> MuxProtocols {
@@ -39,6 +62,11 @@ import Transport
             return .single([])
         }
         p.handleMessages("/threads/note/1") { _ in flags.bump("note") }
+        // Handled in order, each only once the gate is open: until then the connection reads nothing.
+        p.handleOrderedMessages("/threads/gate/1") { _ in
+            await flags.passGate()
+            flags.bump("gate")
+        }
         return p
     }
 
@@ -61,6 +89,31 @@ import Transport
         let client = MuxConnection(channel, protocols: MuxProtocols(), options: options)
         let clientTask = Task { try await client.run() }
         return (client, listener, [serverTask, clientTask])
+    }
+
+    /// A receiver whose handler is busy stops reading; the sender's messages then wait instead of
+    /// piling up in its memory, and every one is handled once the receiver goes on.
+    @Test(.timeLimit(.minutes(2))) func aBusyReceiverSlowsTheSenderAndNothingIsLost() async throws {
+        let flags = Flags()
+        let (client, server, tasks) = try await Self.pair(flags: flags)
+        let payload = [UInt8](repeating: 7, count: 256 << 10)
+        let messages = 256  // 64 MiB
+        let sent = BackpressureTests.Progress()
+        let sender = Task {
+            for _ in 0..<messages {
+                try await client.message("/threads/gate/1", payload)
+                sent.add(1)
+            }
+        }
+        try await sent.untilStalled()
+        let taken = sent.snapshot.accepted
+        #expect(taken < messages / 2, "\(taken) messages of 256 KiB taken by a stalled peer")
+        flags.openGate()
+        try await sender.value
+        #expect(await TestKit.eventually(timeout: .seconds(60)) { flags.get("gate") == messages })
+        await client.close()
+        await server.close()
+        for task in tasks { task.cancel() }
     }
 
     @Test func requestsResponsesErrorsAndStreams() async throws {
