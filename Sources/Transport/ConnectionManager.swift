@@ -18,6 +18,10 @@ public actor ConnectionManager {
         public var backoffBase: Duration = .milliseconds(500)
         /// Longest wait between dial attempts to a failing peer.
         public var backoffMax: Duration = .seconds(300)
+        /// Two connections to one peer made within this time of each other are a simultaneous
+        /// dial, settled by peer ID. A new one arriving later means the peer no longer has the
+        /// old one (it restarted, or lost it unseen): the new one replaces it.
+        public var collapseWindow: Duration = .seconds(5)
 
         public init() {}
     }
@@ -31,6 +35,7 @@ public actor ConnectionManager {
         let connection: MuxConnection
         let dialedByUs: Bool
         let ip: String?
+        let since = ContinuousClock.now
     }
 
     public nonisolated let localPeer: PeerID
@@ -180,6 +185,17 @@ public actor ConnectionManager {
         runs[ObjectIdentifier(connection)] = Task {
             try? await connection.run()
             self.ended(connection, peer: peer)
+        }
+        if let existing = connections[peer], existing.since + limits.collapseWindow < .now {
+            // A peer that dials (or is dialled) while an older connection stands no longer has
+            // that one: it restarted, or the old one died without a word (a power cut). Waiting for
+            // keep-alive to notice would leave it unreachable for most of a minute.
+            options.logger.info("replacing an older connection", metadata: ["peer": "\(peer)"])
+            connections[peer] = Entry(connection: connection, dialedByUs: dialedByUs, ip: ip)
+            await existing.connection.close()
+            emit(.disconnected(peer))
+            emit(.connected(peer, inbound: !dialedByUs))
+            return connection
         }
         if let existing = connections[peer] {
             // Two connections to one peer (both dialled at once): keep the one initiated by the

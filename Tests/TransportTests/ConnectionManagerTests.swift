@@ -75,6 +75,48 @@ import Testing
         await b.shutdown()
     }
 
+    /// A peer that comes back (same identity, a new process) while the other side still holds its
+    /// old connection, as after a power cut, gets through at once: the new connection replaces
+    /// the old one, and the other side reports the change.
+    @Test func aReturningPeerReplacesItsOldConnection() async throws {
+        var limits = ConnectionManager.Limits()
+        limits.collapseWindow = .milliseconds(200)
+        func answering(_ value: UInt8) -> MuxProtocols {
+            var protocols = MuxProtocols()
+            protocols.handleRequests("/threads/which/1") { _ in .single([value]) }
+            return protocols
+        }
+        let identity = Ed25519.PrivateKey()
+        let before = ConnectionManager(
+            transport: SecureTransport(identity: identity),
+            protocols: answering(1),
+            limits: limits
+        )
+        let (b, bAddress) = try await Self.node(limits: limits)
+        let events = await b.events()
+        _ = try await before.connect(bAddress)
+        #expect(try await Self.eventually { await b.connection(to: identity.publicKey.peerID) != nil })
+        try await Task.sleep(for: .milliseconds(300))
+
+        // The old process is left as it is: its connection stays open, as a dead peer's would.
+        let after = ConnectionManager(
+            transport: SecureTransport(identity: identity),
+            protocols: answering(2),
+            limits: limits
+        )
+        let connection = try await after.connect(bAddress)
+        #expect(try await connection.request("/threads/echo/1", [9]) == [9])
+        let current = try #require(await b.connection(to: identity.publicKey.peerID))
+        #expect(try await current.request("/threads/which/1", []) == [2])
+        var iterator = events.makeAsyncIterator()
+        #expect(await iterator.next() == .connected(identity.publicKey.peerID, inbound: true))
+        #expect(await iterator.next() == .disconnected(identity.publicKey.peerID))
+        #expect(await iterator.next() == .connected(identity.publicKey.peerID, inbound: true))
+        await after.shutdown()
+        await before.shutdown()
+        await b.shutdown()
+    }
+
     @Test func simultaneousDialsCollapseToOneConnection() async throws {
         for _ in 0..<5 {
             let (a, aAddress) = try await Self.node()
