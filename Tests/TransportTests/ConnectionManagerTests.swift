@@ -26,9 +26,9 @@ import Testing
         return (manager, try bound.encapsulate(Multiaddr("/p2p/\(manager.localPeer)")))
     }
 
-    /// Polls until `condition` holds (or about two seconds pass).
+    /// Polls until `condition` holds (or about fifteen seconds pass: a loaded test run is slow).
     static func eventually(_ condition: () async -> Bool) async throws -> Bool {
-        for _ in 0..<200 {
+        for _ in 0..<1500 {
             if await condition() { return true }
             try await Task.sleep(for: .milliseconds(10))
         }
