@@ -148,6 +148,50 @@ public struct LineBuffer: Sendable {
         return .redraw
     }
 
+    /// Where the prompt and text land on a terminal `width` columns wide, counted from the
+    /// prompt's first row.
+    public struct Layout: Equatable, Sendable {
+        /// Row and column of the cursor.
+        public var cursorRow: Int
+        public var cursorColumn: Int
+        /// Row the text ends on, where output after the line has to start.
+        public var endRow: Int
+        /// Whether the text ends exactly at the right margin, where terminals leave the cursor on
+        /// the last column until the next character: the editor then moves to the next row itself.
+        public var endsAtMargin: Bool
+    }
+
+    /// Lays out `prompt` and the text on rows of `width` columns, as a terminal wraps them: a
+    /// character that does not fit on a row (a wide one in the last column) starts the next.
+    public func layout(prompt: String, width: Int, cursorAtEnd: Bool = false) -> Layout {
+        let width = max(1, width)
+        var row = 0
+        var column = 0
+        func place(_ character: Character) {
+            let w = min(Self.columns([character][...]), width)
+            if column + w > width {
+                row += 1
+                column = 0
+            }
+            column += w
+        }
+        for character in prompt { place(character) }
+        var cursor: (row: Int, column: Int)?
+        for (index, character) in characters.enumerated() {
+            if !cursorAtEnd, index == cursor0Index { cursor = (row, column) }
+            place(character)
+        }
+        let endsAtMargin = column == width
+        let end = endsAtMargin ? (row + 1, 0) : (row, column)
+        let at = cursor ?? end
+        // A cursor exactly at the margin sits at the start of the next row.
+        let (cursorRow, cursorColumn) = at.column == width ? (at.row + 1, 0) : at
+        return Layout(cursorRow: cursorRow, cursorColumn: cursorColumn, endRow: end.0, endsAtMargin: endsAtMargin)
+    }
+
+    /// The cursor as an index into the characters, or nil at the end of the text.
+    private var cursor0Index: Int? { cursor < characters.count ? cursor : nil }
+
     /// East Asian wide characters and most emoji take two terminal columns; the rest one.
     static func columns(_ characters: ArraySlice<Character>) -> Int {
         characters.reduce(0) { total, character in
@@ -332,12 +376,14 @@ struct KeyDecoder: Sendable {
 /// A minimal interactive line editor for the shell, using only termios.
 ///
 /// On a terminal it offers cursor movement, history and the usual Emacs-style control keys; when stdin is a
-/// pipe or file it simply reads lines, so scripts can drive the shell. Lines wider than the terminal are not
-/// wrapped specially, so editing them redraws imperfectly.
+/// pipe or file it simply reads lines, so scripts can drive the shell. A line longer than the terminal is
+/// wide wraps onto further rows, and editing anywhere in it redraws all of them.
 public final class LineEditor {
     private var buffer: LineBuffer
     private var decoder = KeyDecoder()
     private let historyFile: String?
+    /// The row of the cursor, counted from the prompt's row, after the last redraw.
+    private var cursorRow = 0
 
     /// Creates an editor, loading earlier history from `historyFile` if it exists.
     ///
@@ -369,6 +415,7 @@ public final class LineEditor {
         defer { withUnsafePointer(to: original) { _ = tcsetattr(STDIN_FILENO, TCSADRAIN, $0) } }
         buffer.reset()
         decoder = KeyDecoder()
+        cursorRow = 0
         write(prompt)
         while true {
             var byte: UInt8 = 0
@@ -381,35 +428,68 @@ public final class LineEditor {
             }
             guard let key = decoder.decode(byte) else { continue }
             let previousEntry = buffer.history.last
+            // The line as shown, before a submit or an interrupt clears it.
+            let shown = buffer
             switch buffer.apply(key) {
             case .none:
                 continue
             case .redraw:
                 redraw(prompt: prompt)
             case .submit(let line):
-                write("\n")
+                moveBelowLine(shown, prompt: prompt)
                 // The buffer applies the history rules; persist exactly what it recorded.
                 if !line.isEmpty, line != previousEntry, buffer.history.last == line {
                     appendToHistoryFile(line)
                 }
                 return line
             case .interrupt:
-                write("^C\n")
+                moveBelowLine(shown, prompt: prompt, marking: "^C")
                 return ""
             case .endOfFile:
-                write("\n")
+                moveBelowLine(shown, prompt: prompt)
                 return nil
             }
         }
     }
 
+    /// Rewrites the prompt and the whole line from the prompt's row down, then puts the cursor
+    /// where it belongs, on whichever row the wrapping put it.
     private func redraw(prompt: String) {
-        var output = "\r\(prompt)\(buffer.text)\u{1B}[K"
-        let back = buffer.columnsAfterCursor
-        if back > 0 {
-            output += "\u{1B}[\(back)D"
+        let layout = buffer.layout(prompt: prompt, width: Self.terminalWidth())
+        var output = cursorRow > 0 ? "\u{1B}[\(cursorRow)A" : ""
+        // Back to the prompt's row, clear it and everything below, write it all again.
+        output += "\r\u{1B}[J\(prompt)\(buffer.text)"
+        // At the margin the terminal keeps the cursor on the last column: step to the next row.
+        if layout.endsAtMargin { output += "\r\n" }
+        let up = layout.endRow - layout.cursorRow
+        if up > 0 { output += "\u{1B}[\(up)A" }
+        output += "\r"
+        if layout.cursorColumn > 0 { output += "\u{1B}[\(layout.cursorColumn)C" }
+        cursorRow = layout.cursorRow
+        write(output)
+    }
+
+    /// Moves to a fresh row below the whole of `line` as shown, wherever the cursor is in it,
+    /// after writing `mark` at the line's end.
+    private func moveBelowLine(_ line: LineBuffer, prompt: String, marking mark: String = "") {
+        let layout = line.layout(prompt: prompt, width: Self.terminalWidth())
+        var output = layout.endRow > cursorRow ? "\u{1B}[\(layout.endRow - cursorRow)B" : ""
+        if layout.endsAtMargin {
+            output += "\r" + (mark.isEmpty ? "" : mark + "\r\n")
+        } else {
+            // Back to the end of the text on its row: `line.columns` may span rows, so go by the layout.
+            let endColumn = line.layout(prompt: prompt, width: Self.terminalWidth(), cursorAtEnd: true).cursorColumn
+            output += "\r" + (endColumn > 0 ? "\u{1B}[\(endColumn)C" : "") + mark + "\r\n"
         }
         write(output)
+        cursorRow = 0
+    }
+
+    /// Columns of the terminal on standard output (80 when it cannot be asked).
+    private static func terminalWidth() -> Int {
+        var size = winsize()
+        guard ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return 80 }
+        return Int(size.ws_col)
     }
 
     private func write(_ text: String) {
