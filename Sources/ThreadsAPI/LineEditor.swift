@@ -163,6 +163,7 @@ public struct LineBuffer: Sendable {
 
     /// Lays out `prompt` and the text on rows of `width` columns, as a terminal wraps them: a
     /// character that does not fit on a row (a wide one in the last column) starts the next.
+    /// With `cursorAtEnd`, the cursor is placed after the last character, wherever it really is.
     public func layout(prompt: String, width: Int, cursorAtEnd: Bool = false) -> Layout {
         let width = max(1, width)
         var row = 0
@@ -178,7 +179,7 @@ public struct LineBuffer: Sendable {
         for character in prompt { place(character) }
         var cursor: (row: Int, column: Int)?
         for (index, character) in characters.enumerated() {
-            if !cursorAtEnd, index == cursor0Index { cursor = (row, column) }
+            if !cursorAtEnd, index == cursorInsideText { cursor = (row, column) }
             place(character)
         }
         let endsAtMargin = column == width
@@ -190,7 +191,7 @@ public struct LineBuffer: Sendable {
     }
 
     /// The cursor as an index into the characters, or nil at the end of the text.
-    private var cursor0Index: Int? { cursor < characters.count ? cursor : nil }
+    private var cursorInsideText: Int? { cursor < characters.count ? cursor : nil }
 
     /// East Asian wide characters and most emoji take two terminal columns; the rest one.
     static func columns(_ characters: ArraySlice<Character>) -> Int {

@@ -22,21 +22,25 @@ struct LineBufferTests {
     /// redraws by.
     @Test func layoutWrapsLikeATerminal() {
         typealias Layout = LineBuffer.Layout
-        var buffer = LineBuffer()
-        buffer.type("abc")
-        #expect(
-            buffer.layout(prompt: "> ", width: 80)
-                == Layout(cursorRow: 0, cursorColumn: 5, endRow: 0, endsAtMargin: false)
-        )
+        // Text typed after a two-column prompt, the terminal's width, and where things land.
+        let cases: [(text: String, width: Int, expected: Layout)] = [
+            ("abc", 80, Layout(cursorRow: 0, cursorColumn: 5, endRow: 0, endsAtMargin: false)),
+            // Twelve columns on eight: two rows.
+            ("abcdefghij", 8, Layout(cursorRow: 1, cursorColumn: 4, endRow: 1, endsAtMargin: false)),
+            // Ending exactly at the margin: the next output starts on a new row.
+            ("abcdef", 8, Layout(cursorRow: 1, cursorColumn: 0, endRow: 1, endsAtMargin: true)),
+            // A wide character that does not fit in the last column starts the next row.
+            ("abcde水", 8, Layout(cursorRow: 1, cursorColumn: 2, endRow: 1, endsAtMargin: false)),
+        ]
+        for (text, width, expected) in cases {
+            var buffer = LineBuffer()
+            buffer.type(text)
+            #expect(buffer.layout(prompt: "> ", width: width) == expected, "\(text) on \(width) columns")
+        }
 
-        // Ten characters after a two-column prompt on eight columns: two rows.
-        buffer.reset()
-        buffer.type("abcdefghij")
-        #expect(
-            buffer.layout(prompt: "> ", width: 8)
-                == Layout(cursorRow: 1, cursorColumn: 4, endRow: 1, endsAtMargin: false)
-        )
         // The cursor on 'f' (the eighth column) stays on the first row; on 'g' it is on the second.
+        var buffer = LineBuffer()
+        buffer.type("abcdefghij")
         _ = buffer.apply([.left, .left, .left, .left, .left])
         #expect(buffer.layout(prompt: "> ", width: 8).cursorRow == 0)
         #expect(buffer.layout(prompt: "> ", width: 8).cursorColumn == 7)
@@ -45,22 +49,6 @@ struct LineBufferTests {
         #expect(buffer.layout(prompt: "> ", width: 8).cursorColumn == 0)
         // Asked for the end, wherever the cursor is.
         #expect(buffer.layout(prompt: "> ", width: 8, cursorAtEnd: true).cursorColumn == 4)
-
-        // Ending exactly at the margin: the next output starts on a new row.
-        buffer.reset()
-        buffer.type("abcdef")
-        #expect(
-            buffer.layout(prompt: "> ", width: 8)
-                == Layout(cursorRow: 1, cursorColumn: 0, endRow: 1, endsAtMargin: true)
-        )
-
-        // A wide character that does not fit in the last column starts the next row.
-        buffer.reset()
-        buffer.type("abcde水")
-        #expect(
-            buffer.layout(prompt: "> ", width: 8)
-                == Layout(cursorRow: 1, cursorColumn: 2, endRow: 1, endsAtMargin: false)
-        )
     }
 
     @Test func typingAndSubmitting() {
