@@ -521,10 +521,7 @@ public final class Logstore: Sendable {
         if let acl { batch.append(contentsOf: aclWrites(acl, in: id)) }
         if let rotatedKey { threadSpace.put(threadKey(id, "key"), rotatedKey.bytes, in: &batch) }
         // The head goes apart: appends that share a synced write then write it once.
-        let newHead = GroupCommitter.Head(
-            key: logSpace.key(headKey(id, log)),
-            value: Self.encodeHead(Head(cid: record.cid, sequence: record.sequence))
-        )
+        let newHead = headWrite(Head(cid: record.cid, sequence: record.sequence), of: log, in: id)
         let ticket = committer.enqueue(blocks.all, batch, head: newHead, writtenByCaller: writtenHere)
         return PendingAppend(record: record, blocks: blocks, ticket: ticket, logstore: self)
     }
@@ -741,7 +738,10 @@ public final class Logstore: Sendable {
                     }
                 }
                 // Each log's head once, at the newest record this batch adds to it.
-                for case (let log, let head?) in heads { headWrite(head, of: log, in: id, to: &batch) }
+                for case (let log, let head?) in heads {
+                    let write = headWrite(head, of: log, in: id)
+                    batch.put(write.key, write.value)
+                }
                 if !blocks.isEmpty || !batch.isEmpty {
                     try blockstore.put(blocks, alongWith: batch, sync: true, new: true)
                 }
@@ -820,8 +820,9 @@ public final class Logstore: Sendable {
         return extra
     }
 
-    private func headWrite(_ head: Head, of log: PeerID, in id: ThreadID, to batch: inout WriteBatch) {
-        logSpace.put(headKey(id, log), Self.encodeHead(head), in: &batch)
+    /// The key and value that store `head` as the log's head.
+    private func headWrite(_ head: Head, of log: PeerID, in id: ThreadID) -> GroupCommitter.Head {
+        GroupCommitter.Head(key: logSpace.key(headKey(id, log)), value: Self.encodeHead(head))
     }
 
     static func encodeEntry(_ entry: Entry) -> [UInt8] {

@@ -318,14 +318,6 @@ public struct ThreadRecord: Sendable, Equatable {
 
     // MARK: - Helpers
 
-    static func encode(_ value: IPLD) throws(ThreadsError) -> [UInt8] {
-        do { return try DagCBOR.encode(value) } catch { throw .malformed("cannot encode: \(error)") }
-    }
-
-    static func block(_ value: IPLD) throws(ThreadsError) -> Block {
-        do { return try Block(value: value) } catch { throw .malformed("cannot encode: \(error)") }
-    }
-
     /// A DAG-CBOR block of bytes already encoded.
     static func block(encoded bytes: [UInt8]) throws(ThreadsError) -> Block {
         do { return try Block(bytes: bytes, codec: DagCBOR.code) } catch { throw .malformed("cannot hash: \(error)") }

@@ -33,12 +33,6 @@ public struct LineBuffer: Sendable {
     /// The current text.
     public var text: String { String(characters) }
 
-    /// Terminal columns taken by the text after the cursor, for moving the cursor back after a redraw.
-    public var columnsAfterCursor: Int { Self.columns(characters[cursor...]) }
-
-    /// Terminal columns taken by the whole text.
-    public var columns: Int { Self.columns(characters[...]) }
-
     /// Applies one key and says what the display has to do.
     public mutating func apply(_ key: Key) -> Action {
         switch key {
@@ -154,8 +148,9 @@ public struct LineBuffer: Sendable {
         /// Row and column of the cursor.
         public var cursorRow: Int
         public var cursorColumn: Int
-        /// Row the text ends on, where output after the line has to start.
+        /// Row and column where the text ends, where output after the line has to start.
         public var endRow: Int
+        public var endColumn: Int
         /// Whether the text ends exactly at the right margin, where terminals leave the cursor on
         /// the last column until the next character: the editor then moves to the next row itself.
         public var endsAtMargin: Bool
@@ -163,13 +158,12 @@ public struct LineBuffer: Sendable {
 
     /// Lays out `prompt` and the text on rows of `width` columns, as a terminal wraps them: a
     /// character that does not fit on a row (a wide one in the last column) starts the next.
-    /// With `cursorAtEnd`, the cursor is placed after the last character, wherever it really is.
-    public func layout(prompt: String, width: Int, cursorAtEnd: Bool = false) -> Layout {
+    public func layout(prompt: String, width: Int) -> Layout {
         let width = max(1, width)
         var row = 0
         var column = 0
         func place(_ character: Character) {
-            let w = min(Self.columns([character][...]), width)
+            let w = min(Self.columns(of: character), width)
             if column + w > width {
                 row += 1
                 column = 0
@@ -179,7 +173,7 @@ public struct LineBuffer: Sendable {
         for character in prompt { place(character) }
         var cursor: (row: Int, column: Int)?
         for (index, character) in characters.enumerated() {
-            if !cursorAtEnd, index == cursorInsideText { cursor = (row, column) }
+            if index == cursorInsideText { cursor = (row, column) }
             place(character)
         }
         let endsAtMargin = column == width
@@ -187,18 +181,22 @@ public struct LineBuffer: Sendable {
         let at = cursor ?? end
         // A cursor exactly at the margin sits at the start of the next row.
         let (cursorRow, cursorColumn) = at.column == width ? (at.row + 1, 0) : at
-        return Layout(cursorRow: cursorRow, cursorColumn: cursorColumn, endRow: end.0, endsAtMargin: endsAtMargin)
+        return Layout(
+            cursorRow: cursorRow,
+            cursorColumn: cursorColumn,
+            endRow: end.0,
+            endColumn: end.1,
+            endsAtMargin: endsAtMargin
+        )
     }
 
     /// The cursor as an index into the characters, or nil at the end of the text.
     private var cursorInsideText: Int? { cursor < characters.count ? cursor : nil }
 
     /// East Asian wide characters and most emoji take two terminal columns; the rest one.
-    static func columns(_ characters: ArraySlice<Character>) -> Int {
-        characters.reduce(0) { total, character in
-            guard let scalar = character.unicodeScalars.first else { return total }
-            return total + (isWide(scalar.value) ? 2 : 1)
-        }
+    static func columns(of character: Character) -> Int {
+        guard let scalar = character.unicodeScalars.first else { return 0 }
+        return isWide(scalar.value) ? 2 : 1
     }
 
     private static func isWide(_ value: UInt32) -> Bool {
@@ -475,13 +473,9 @@ public final class LineEditor {
     private func moveBelowLine(_ line: LineBuffer, prompt: String, marking mark: String = "") {
         let layout = line.layout(prompt: prompt, width: Self.terminalWidth())
         var output = layout.endRow > cursorRow ? "\u{1B}[\(layout.endRow - cursorRow)B" : ""
-        if layout.endsAtMargin {
-            output += "\r" + (mark.isEmpty ? "" : mark + "\r\n")
-        } else {
-            // Back to the end of the text on its row: `line.columns` may span rows, so go by the layout.
-            let endColumn = line.layout(prompt: prompt, width: Self.terminalWidth(), cursorAtEnd: true).cursorColumn
-            output += "\r" + (endColumn > 0 ? "\u{1B}[\(endColumn)C" : "") + mark + "\r\n"
-        }
+        output += "\r" + (layout.endColumn > 0 ? "\u{1B}[\(layout.endColumn)C" : "") + mark
+        // Text that ends at the margin already left the cursor on a fresh row.
+        if !(layout.endsAtMargin && mark.isEmpty) { output += "\r\n" }
         write(output)
         cursorRow = 0
     }

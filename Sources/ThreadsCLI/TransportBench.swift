@@ -73,8 +73,8 @@ struct TransportBench: AsyncParsableCommand {
     /// Runs `body` while sampling this process's anonymous memory; returns its result and the
     /// peak growth over the level before it started.
     static func withPeakMemory<T>(_ body: () async throws -> T) async throws -> (T, UInt64) {
-        let before = ExchangeBench.RSSSampler.current(pid: Int(getpid())).anonymous
-        let sampler = ExchangeBench.RSSSampler(pid: Int(getpid()))
+        let before = RSSSampler.current(pid: Int(getpid())).anonymous
+        let sampler = RSSSampler(pid: Int(getpid()))
         let result = try await body()
         let (peak, _) = await sampler.stop()
         return (result, peak > before ? peak - before : 0)

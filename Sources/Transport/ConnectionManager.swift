@@ -186,18 +186,17 @@ public actor ConnectionManager {
             try? await connection.run()
             self.ended(connection, peer: peer)
         }
-        if let existing = connections[peer], existing.since + limits.collapseWindow < .now {
-            // A peer that dials (or is dialled) while an older connection stands no longer has
-            // that one: it restarted, or the old one died without a word (a power cut). Waiting for
-            // keep-alive to notice would leave it unreachable for most of a minute.
-            options.logger.info("replacing an older connection", metadata: ["peer": "\(peer)"])
-            connections[peer] = Entry(connection: connection, dialedByUs: dialedByUs, ip: ip)
-            await existing.connection.close()
-            emit(.disconnected(peer))
+        let entry = Entry(connection: connection, dialedByUs: dialedByUs, ip: ip)
+        guard let existing = connections[peer] else {
+            connections[peer] = entry
             emit(.connected(peer, inbound: !dialedByUs))
             return connection
         }
-        if let existing = connections[peer] {
+        // A peer that dials (or is dialled) while an older connection stands no longer has that
+        // one: it restarted, or the old one died without a word (a power cut). Waiting for
+        // keep-alive to notice would leave it unreachable for most of a minute.
+        let stale = existing.since + limits.collapseWindow < .now
+        if !stale {
             // Two connections to one peer (both dialled at once): keep the one initiated by the
             // smaller peer ID. Both sides apply the same rule, so they keep the same connection.
             let preferred = min(localPeer, peer)
@@ -207,12 +206,14 @@ public actor ConnectionManager {
                 await connection.close()
                 return existing.connection
             }
-            connections[peer] = Entry(connection: connection, dialedByUs: dialedByUs, ip: ip)
-            await existing.connection.close()
-            return connection
         }
-        connections[peer] = Entry(connection: connection, dialedByUs: dialedByUs, ip: ip)
-        emit(.connected(peer, inbound: !dialedByUs))
+        connections[peer] = entry
+        await existing.connection.close()
+        if stale {
+            options.logger.info("replaced an older connection", metadata: ["peer": "\(peer)"])
+            emit(.disconnected(peer))
+            emit(.connected(peer, inbound: !dialedByUs))
+        }
         return connection
     }
 

@@ -24,13 +24,13 @@ struct LineBufferTests {
         typealias Layout = LineBuffer.Layout
         // Text typed after a two-column prompt, the terminal's width, and where things land.
         let cases: [(text: String, width: Int, expected: Layout)] = [
-            ("abc", 80, Layout(cursorRow: 0, cursorColumn: 5, endRow: 0, endsAtMargin: false)),
+            ("abc", 80, Layout(cursorRow: 0, cursorColumn: 5, endRow: 0, endColumn: 5, endsAtMargin: false)),
             // Twelve columns on eight: two rows.
-            ("abcdefghij", 8, Layout(cursorRow: 1, cursorColumn: 4, endRow: 1, endsAtMargin: false)),
+            ("abcdefghij", 8, Layout(cursorRow: 1, cursorColumn: 4, endRow: 1, endColumn: 4, endsAtMargin: false)),
             // Ending exactly at the margin: the next output starts on a new row.
-            ("abcdef", 8, Layout(cursorRow: 1, cursorColumn: 0, endRow: 1, endsAtMargin: true)),
+            ("abcdef", 8, Layout(cursorRow: 1, cursorColumn: 0, endRow: 1, endColumn: 0, endsAtMargin: true)),
             // A wide character that does not fit in the last column starts the next row.
-            ("abcde水", 8, Layout(cursorRow: 1, cursorColumn: 2, endRow: 1, endsAtMargin: false)),
+            ("abcde水", 8, Layout(cursorRow: 1, cursorColumn: 2, endRow: 1, endColumn: 2, endsAtMargin: false)),
         ]
         for (text, width, expected) in cases {
             var buffer = LineBuffer()
@@ -47,8 +47,8 @@ struct LineBufferTests {
         _ = buffer.apply(.right)
         #expect(buffer.layout(prompt: "> ", width: 8).cursorRow == 1)
         #expect(buffer.layout(prompt: "> ", width: 8).cursorColumn == 0)
-        // Asked for the end, wherever the cursor is.
-        #expect(buffer.layout(prompt: "> ", width: 8, cursorAtEnd: true).cursorColumn == 4)
+        // The end stays where it was, wherever the cursor is.
+        #expect(buffer.layout(prompt: "> ", width: 8).endColumn == 4)
     }
 
     @Test func typingAndSubmitting() {
@@ -69,7 +69,8 @@ struct LineBufferTests {
         buffer.type("l")
         #expect(buffer.text == "helld")
         #expect(buffer.cursor == 3)
-        #expect(buffer.columnsAfterCursor == 2)
+        let layout = buffer.layout(prompt: "", width: 80)
+        #expect(layout.cursorColumn == 3 && layout.endColumn == 5)
     }
 
     @Test func backspaceAndDelete() {
@@ -220,9 +221,9 @@ struct LineBufferTests {
         var buffer = LineBuffer()
         buffer.type("añ日👍🏽")
         #expect(buffer.cursor == 4)
-        #expect(buffer.columns == 1 + 1 + 2 + 2)
+        #expect(buffer.layout(prompt: "", width: 80).endColumn == 1 + 1 + 2 + 2)
         _ = buffer.apply(.left)
-        #expect(buffer.columnsAfterCursor == 2)
+        #expect(buffer.layout(prompt: "", width: 80).cursorColumn == 1 + 1 + 2)
         _ = buffer.apply(.backspace)
         #expect(buffer.text == "añ👍🏽")
     }
