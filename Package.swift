@@ -47,7 +47,10 @@ let package = Package(
             ]
         ),
         .target(name: "DagCBOR", dependencies: ["Multiformats"]),
-        .target(name: "Sodium", dependencies: ["CSodium", "Multiformats"]),
+        .target(
+            name: "Sodium",
+            dependencies: ["CSodium", "Multiformats", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .target(name: "Store", dependencies: ["CLevelDB", "Multiformats", "DagCBOR"]),
         .target(
             name: "Transport",

@@ -1,6 +1,7 @@
 import Multiformats
-import Sodium
 import Testing
+
+@testable import Sodium
 
 @Suite struct Ed25519Tests {
     @Test func rfc8032Vectors() throws {
@@ -13,6 +14,20 @@ import Testing
             let signature = key.signature(for: message)
             #expect(signature == Vectors.hex(row[3]))
             #expect(key.publicKey.isValidSignature(signature, for: message))
+        }
+    }
+
+    /// Appends sign with swift-crypto, and peers verify with libsodium: both must make the same
+    /// deterministic signature for every key and message, of every length.
+    @Test func bothSignersAgree() throws {
+        for length in [0, 1, 31, 64, 160, 1000, 4096] {
+            let key = Ed25519.PrivateKey()
+            let message = Random.bytes(count: length)
+            let signature = key.signature(for: message)
+            #expect(signature == key.sodiumSignature(for: message))
+            #expect(key.publicKey.isValidSignature(signature, for: message))
+            let again = try Ed25519.PrivateKey(seed: key.seed)
+            #expect(again.signature(for: message) == signature)
         }
     }
 
