@@ -4,19 +4,20 @@ import Multiformats
 /// against the bytes that remain before anything is allocated.
 struct CBORReader {
     let buffer: UnsafeBufferPointer<UInt8>
-    private(set) var offset = 0
+    var offset = 0
 
-    init(_ buffer: UnsafeBufferPointer<UInt8>) {
+    init(_ buffer: UnsafeBufferPointer<UInt8>, offset: Int = 0) {
         self.buffer = buffer
+        self.offset = offset
     }
 
     private var remaining: Int { buffer.count - offset }
 
-    private func fail(_ kind: DagCBORError.Kind, _ reason: String, at position: Int? = nil) -> DagCBORError {
+    func fail(_ kind: DagCBORError.Kind, _ reason: String, at position: Int? = nil) -> DagCBORError {
         DagCBORError(kind, codec: "dag-cbor", offset: position ?? offset, reason)
     }
 
-    private mutating func byte() throws(DagCBORError) -> UInt8 {
+    mutating func byte() throws(DagCBORError) -> UInt8 {
         guard offset < buffer.count else { throw fail(.truncated, "input ends inside a value") }
         defer { offset += 1 }
         return buffer[offset]
@@ -31,7 +32,7 @@ struct CBORReader {
     }
 
     /// The argument of a head whose initial byte (at `start`) had `info` in its low 5 bits.
-    private mutating func argument(_ info: UInt8, start: Int) throws(DagCBORError) -> UInt64 {
+    mutating func argument(_ info: UInt8, start: Int) throws(DagCBORError) -> UInt64 {
         switch info {
         case 0..<24:
             return UInt64(info)
@@ -63,7 +64,7 @@ struct CBORReader {
     }
 
     /// A length that must fit in what remains, given the fewest bytes each element takes.
-    private mutating func length(_ info: UInt8, start: Int, bytesPerElement: Int, what: String) throws(DagCBORError)
+    mutating func length(_ info: UInt8, start: Int, bytesPerElement: Int, what: String) throws(DagCBORError)
         -> Int
     {
         let declared = try argument(info, start: start)
@@ -141,20 +142,7 @@ struct CBORReader {
             }
             return .map(entries)
         case 6:
-            let tag = try argument(info, start: start)
-            guard tag == 42 else { throw fail(.invalid, "tag \(tag) is not allowed (only 42, links)", at: start) }
-            let contentStart = offset
-            let content = try byte()
-            guard content >> 5 == 2 else { throw fail(.invalid, "tag 42 must wrap a byte string", at: contentStart) }
-            let bytes = try readBytes(content & 0x1f, start: contentStart)
-            guard bytes.first == 0x00 else {
-                throw fail(.invalid, "a link's bytes must start with the 0x00 multibase prefix", at: contentStart)
-            }
-            do {
-                return .link(try CID(bytes: bytes.dropFirst()))
-            } catch {
-                throw fail(.invalid, "invalid CID in link: \(error)", at: contentStart)
-            }
+            return .link(try readLink(info, start: start))
         default:
             switch info {
             case 20: return .bool(false)
@@ -176,7 +164,26 @@ struct CBORReader {
         }
     }
 
-    private mutating func readBytes(_ info: UInt8, start: Int) throws(DagCBORError) -> [UInt8] {
+    /// The CID of a link whose tag head (initial byte at `start`) had `info` in its low 5 bits.
+    mutating func readLink(_ info: UInt8, start: Int) throws(DagCBORError) -> CID {
+        let tag = try argument(info, start: start)
+        guard tag == 42 else { throw fail(.invalid, "tag \(tag) is not allowed (only 42, links)", at: start) }
+        let contentStart = offset
+        let content = try byte()
+        guard content >> 5 == 2 else { throw fail(.invalid, "tag 42 must wrap a byte string", at: contentStart) }
+        let count = try length(content & 0x1f, start: contentStart, bytesPerElement: 1, what: "byte string")
+        guard count > 0, buffer[offset] == 0x00 else {
+            throw fail(.invalid, "a link's bytes must start with the 0x00 multibase prefix", at: contentStart)
+        }
+        defer { offset += count }
+        do {
+            return try CID(bytes: UnsafeBufferPointer(rebasing: buffer[offset + 1..<offset + count]))
+        } catch {
+            throw fail(.invalid, "invalid CID in link: \(error)", at: contentStart)
+        }
+    }
+
+    mutating func readBytes(_ info: UInt8, start: Int) throws(DagCBORError) -> [UInt8] {
         let count = try length(info, start: start, bytesPerElement: 1, what: "byte string")
         let out = Array(buffer[offset..<offset + count])
         offset += count

@@ -236,10 +236,17 @@ public final class Logstore: Sendable {
     }
 
     static func decodeHead(_ bytes: [UInt8]) -> Head? {
-        guard let fields = (try? DagCBOR.decode(bytes))?.mapValue, let cid = fields["cid"]?.linkValue,
-            let sequence = fields["seq"]?.integerValue, !sequence.isNegative
-        else { return nil }
-        return Head(cid: cid, sequence: sequence.argument)
+        do {
+            var map = try DagCBORMapReader(bytes)
+            try map.key("cid")
+            let cid = try map.link()
+            try map.key("seq")
+            let sequence = try map.unsigned()
+            try map.end()
+            return Head(cid: cid, sequence: sequence)
+        } catch {
+            return nil
+        }
     }
 
     // MARK: - Members
@@ -841,11 +848,27 @@ public final class Logstore: Sendable {
     }
 
     static func decodeEntry(_ bytes: [UInt8]) -> Entry? {
-        guard let fields = (try? DagCBOR.decode(bytes))?.mapValue, let record = fields["r"]?.linkValue,
-            let event = fields["e"]?.linkValue, let header = fields["h"]?.linkValue, let body = fields["b"]?.linkValue
-        else { return nil }
-        let epoch = fields["p"]?.integerValue?.argument ?? 0
-        return Entry(record: record, event: event, header: header, body: body, epoch: UInt32(clamping: epoch))
+        do {
+            var map = try DagCBORMapReader(bytes)
+            try map.key("b")
+            let body = try map.link()
+            try map.key("e")
+            let event = try map.link()
+            try map.key("h")
+            let header = try map.link()
+            // Entries written before read-key epochs have no "p": epoch 0.
+            var epoch: UInt64 = 0
+            if map.nextKey(is: "p") {
+                try map.key("p")
+                epoch = try map.unsigned()
+            }
+            try map.key("r")
+            let record = try map.link()
+            try map.end()
+            return Entry(record: record, event: event, header: header, body: body, epoch: UInt32(clamping: epoch))
+        } catch {
+            return nil
+        }
     }
 
     /// The stored record `sequence` of a log.

@@ -202,57 +202,42 @@ public struct ThreadRecord: Sendable, Equatable {
     /// Opens a record block of `thread` with the service key and verifies the log's signature over
     /// everything in it (the thread, log, sequence, previous record and event).
     public static func open(_ block: Block, thread: ThreadID, key: ThreadKey) throws(ThreadsError) -> ThreadRecord {
-        guard block.cid.codec == Multicodec.dagCBOR, let sealed = try? block.decode().bytesValue else {
+        guard block.cid.codec == Multicodec.dagCBOR, let sealed = try? DagCBOR.decodeBytes(block.bytes) else {
             throw .malformed("a record block is a DAG-CBOR byte string")
         }
         let plaintext: [UInt8]
         do { plaintext = try XChaCha20Poly1305.open(sealed, key: key.service, associatedData: thread.bytes) } catch {
             throw .cannotDecrypt(what: "record")
         }
-        guard let fields = (try? DagCBOR.decode(plaintext))?.mapValue,
-            Set(fields.keys).subtracting(["acl"]) == ["thread", "log", "seq", "prev", "event", "epoch", "sig"]
-        else {
-            throw .malformed("the record does not have exactly thread, log, seq, prev, event, epoch, sig (and acl)")
+        let fields: Fields
+        do { fields = try Fields(plaintext) } catch {
+            throw .malformed(
+                "the record is not a map of exactly thread, log, seq, prev, event, epoch, sig (and acl): \(error)"
+            )
         }
-        guard let epoch = fields["epoch"]?.integerValue, !epoch.isNegative,
-            epoch.argument <= UInt64(ThreadKey.maxEpochs)
-        else {
-            throw .malformed("'epoch' is not a small unsigned integer")
-        }
-        let acl = try fields["acl"].map { value throws(ThreadsError) in try AccessEntry(ipld: value) }
-        guard fields["thread"]?.bytesValue == thread.bytes else {
-            throw .brokenChain("the record belongs to another thread")
-        }
-        guard let logBytes = fields["log"]?.bytesValue, let logKey = try? Ed25519.PublicKey(rawRepresentation: logBytes)
-        else {
+        let (acl, logBytes, sequence, signature, prev, epoch, event) = (
+            fields.acl, fields.log, fields.sequence, fields.signature, fields.prev, fields.epoch, fields.event
+        )
+        guard epoch <= UInt64(ThreadKey.maxEpochs) else { throw .malformed("'epoch' is not a small unsigned integer") }
+        let aclEntry = try acl.map { value throws(ThreadsError) in try AccessEntry(ipld: value) }
+        guard fields.thread == thread.bytes else { throw .brokenChain("the record belongs to another thread") }
+        guard let logKey = try? Ed25519.PublicKey(rawRepresentation: logBytes) else {
             throw .malformed("'log' is not an Ed25519 public key")
         }
-        guard let sequence = fields["seq"]?.integerValue, !sequence.isNegative else {
-            throw .malformed("'seq' is not an unsigned integer")
+        guard (prev == nil) == (sequence == 0) else {
+            throw .brokenChain("record \(sequence) \(prev == nil ? "has no" : "has a") previous record")
         }
-        guard let event = fields["event"]?.linkValue else { throw .malformed("'event' is not a link") }
-        let prev: CID?
-        switch fields["prev"] {
-        case .link(let link): prev = link
-        case .null: prev = nil
-        default: throw .malformed("'prev' is neither a link nor null")
-        }
-        guard (prev == nil) == (sequence.argument == 0) else {
-            throw .brokenChain("record \(sequence.argument) \(prev == nil ? "has no" : "has a") previous record")
-        }
-        guard let signature = fields["sig"]?.bytesValue, signature.count == Ed25519.signatureLength else {
-            throw .malformed("'sig' is not a 64-byte signature")
-        }
+        guard signature.count == Ed25519.signatureLength else { throw .malformed("'sig' is not a 64-byte signature") }
         // The decoder accepts canonical bytes only, so the fields re-encoded without the signature
         // are exactly the bytes that were signed.
         let signedBytes = try recordMap(
             thread: thread,
             log: logBytes,
-            sequence: sequence.argument,
+            sequence: sequence,
             prev: prev,
             event: event,
-            epoch: UInt32(epoch.argument),
-            acl: fields["acl"],
+            epoch: UInt32(epoch),
+            acl: acl,
             signature: nil
         )
         guard logKey.isValidSignature(signature, for: signatureDomain + signedBytes) else {
@@ -261,21 +246,64 @@ public struct ThreadRecord: Sendable, Equatable {
         return ThreadRecord(
             cid: block.cid,
             log: logKey.peerID,
-            sequence: sequence.argument,
+            sequence: sequence,
             prev: prev,
             event: event,
-            epoch: UInt32(epoch.argument),
-            acl: acl,
+            epoch: UInt32(epoch),
+            acl: aclEntry,
             signature: signature
         )
     }
 
+    /// A record's fields as they decode, in the map's key order (acl, log, seq, sig, prev, epoch,
+    /// event, thread): a map with any other keys is refused.
+    private struct Fields {
+        var acl: IPLD?
+        var log: [UInt8]
+        var sequence: UInt64
+        var signature: [UInt8]
+        var prev: CID?
+        var epoch: UInt64
+        var event: CID
+        var thread: [UInt8]
+
+        init(_ bytes: [UInt8]) throws(DagCBORError) {
+            var map = try DagCBORMapReader(bytes)
+            if map.count == 8 {
+                try map.key("acl")
+                acl = try map.value()
+            }
+            try map.key("log")
+            log = try map.bytes()
+            try map.key("seq")
+            sequence = try map.unsigned()
+            try map.key("sig")
+            signature = try map.bytes()
+            try map.key("prev")
+            prev = try map.linkOrNull()
+            try map.key("epoch")
+            epoch = try map.unsigned()
+            try map.key("event")
+            event = try map.link()
+            try map.key("thread")
+            thread = try map.bytes()
+            try map.end()
+        }
+    }
+
     /// The header and body links of an event node.
     public static func eventLinks(_ block: Block) throws(ThreadsError) -> (header: CID, body: CID) {
-        guard let fields = (try? block.decode())?.mapValue, Set(fields.keys) == ["header", "body"],
-            let header = fields["header"]?.linkValue, let body = fields["body"]?.linkValue
-        else { throw .malformed("an event node is {header: link, body: link}") }
-        return (header, body)
+        do {
+            var map = try DagCBORMapReader(block.bytes)
+            try map.key("body")
+            let body = try map.link()
+            try map.key("header")
+            let header = try map.link()
+            try map.end()
+            return (header, body)
+        } catch {
+            throw .malformed("an event node is {header: link, body: link}: \(error)")
+        }
     }
 
     /// Decrypts an event header with the read key.
@@ -285,30 +313,40 @@ public struct ThreadRecord: Sendable, Equatable {
         guard let readKey = key.readKey(epoch: epoch) else {
             throw .notAllowed("this node holds no read key of epoch \(epoch) for \(thread): it cannot read this record")
         }
-        guard let sealed = try? block.decode().bytesValue else {
+        guard let sealed = try? DagCBOR.decodeBytes(block.bytes) else {
             throw .malformed("a header block is a DAG-CBOR byte string")
         }
         let plaintext: [UInt8]
         do { plaintext = try XChaCha20Poly1305.open(sealed, key: readKey, associatedData: thread.bytes) } catch {
             throw .cannotDecrypt(what: "event header")
         }
-        guard let fields = (try? DagCBOR.decode(plaintext))?.mapValue,
-            Set(fields.keys) == ["key", "time", "wall", "counter"],
-            let raw = fields["key"]?.bytesValue, let bodyKey = try? SymmetricKey(bytes: raw),
-            let time = fields["time"]?.integerValue, !time.isNegative, let wall = fields["wall"]?.integerValue,
-            !wall.isNegative,
-            let counter = fields["counter"]?.integerValue, !counter.isNegative, counter.argument <= UInt64(UInt32.max)
-        else { throw .malformed("the event header does not have exactly key, time, wall, counter") }
-        return EventHeader(
-            bodyKey: bodyKey,
-            time: time.argument,
-            clock: HLCTimestamp(wall: wall.argument, counter: UInt32(counter.argument))
-        )
+        let raw: [UInt8]
+        let time: UInt64
+        let wall: UInt64
+        let counter: UInt64
+        do {
+            var map = try DagCBORMapReader(plaintext)
+            try map.key("key")
+            raw = try map.bytes()
+            try map.key("time")
+            time = try map.unsigned()
+            try map.key("wall")
+            wall = try map.unsigned()
+            try map.key("counter")
+            counter = try map.unsigned()
+            try map.end()
+        } catch {
+            throw .malformed("the event header does not have exactly key, time, wall, counter: \(error)")
+        }
+        guard let bodyKey = try? SymmetricKey(bytes: raw), counter <= UInt64(UInt32.max) else {
+            throw .malformed("the event header's key or counter is out of range")
+        }
+        return EventHeader(bodyKey: bodyKey, time: time, clock: HLCTimestamp(wall: wall, counter: UInt32(counter)))
     }
 
     /// Decrypts an event body with the key from its header.
     public static func openBody(_ block: Block, header: EventHeader, thread: ThreadID) throws(ThreadsError) -> [UInt8] {
-        guard let sealed = try? block.decode().bytesValue else {
+        guard let sealed = try? DagCBOR.decodeBytes(block.bytes) else {
             throw .malformed("a body block is a DAG-CBOR byte string")
         }
         do { return try XChaCha20Poly1305.open(sealed, key: header.bodyKey, associatedData: thread.bytes) } catch {
