@@ -372,6 +372,76 @@ struct KeyDecoder: Sendable {
     }
 }
 
+/// The editing of one line on a terminal, without the terminal: key bytes in, the bytes to write
+/// out, and how the line ended once it has. ``LineEditor`` reads and writes; tests feed it bytes
+/// and check what a terminal would show.
+struct LineSession {
+    /// How a line ended.
+    enum Outcome: Equatable {
+        case line(String)
+        case interrupted
+        case endOfInput
+    }
+
+    let prompt: String
+    private var decoder = KeyDecoder()
+    /// The row of the cursor, counted from the prompt's row, after the last redraw.
+    private var cursorRow = 0
+
+    /// A session whose prompt has just been written.
+    init(prompt: String) {
+        self.prompt = prompt
+    }
+
+    /// Applies one input byte to `buffer` on a terminal `width` columns wide.
+    mutating func feed(_ byte: UInt8, to buffer: inout LineBuffer, width: Int) -> (output: String, outcome: Outcome?) {
+        guard let key = decoder.decode(byte) else { return ("", nil) }
+        // The line as shown, before a submit or an interrupt clears it.
+        let shown = buffer
+        switch buffer.apply(key) {
+        case .none:
+            return ("", nil)
+        case .redraw:
+            return (redraw(buffer, width: width), nil)
+        case .submit(let line):
+            return (moveBelow(shown, width: width), .line(line))
+        case .interrupt:
+            return (moveBelow(shown, width: width, marking: "^C"), .interrupted)
+        case .endOfFile:
+            return (moveBelow(shown, width: width), .endOfInput)
+        }
+    }
+
+    /// Rewrites the prompt and the whole line from the prompt's row down, then puts the cursor
+    /// where it belongs, on whichever row the wrapping put it.
+    private mutating func redraw(_ buffer: LineBuffer, width: Int) -> String {
+        let layout = buffer.layout(prompt: prompt, width: width)
+        var output = cursorRow > 0 ? "\u{1B}[\(cursorRow)A" : ""
+        // Back to the prompt's row, clear it and everything below, write it all again.
+        output += "\r\u{1B}[J\(prompt)\(buffer.text)"
+        // At the margin the terminal keeps the cursor on the last column: step to the next row.
+        if layout.endsAtMargin { output += "\r\n" }
+        let up = layout.endRow - layout.cursorRow
+        if up > 0 { output += "\u{1B}[\(up)A" }
+        output += "\r"
+        if layout.cursorColumn > 0 { output += "\u{1B}[\(layout.cursorColumn)C" }
+        cursorRow = layout.cursorRow
+        return output
+    }
+
+    /// Moves to a fresh row below the whole of `line` as shown, wherever the cursor is in it,
+    /// after writing `mark` at the line's end.
+    private mutating func moveBelow(_ line: LineBuffer, width: Int, marking mark: String = "") -> String {
+        let layout = line.layout(prompt: prompt, width: width)
+        var output = layout.endRow > cursorRow ? "\u{1B}[\(layout.endRow - cursorRow)B" : ""
+        output += "\r" + (layout.endColumn > 0 ? "\u{1B}[\(layout.endColumn)C" : "") + mark
+        // Text that ends at the margin already left the cursor on a fresh row.
+        if !(layout.endsAtMargin && mark.isEmpty) { output += "\r\n" }
+        cursorRow = 0
+        return output
+    }
+}
+
 /// A minimal interactive line editor for the shell, using only termios.
 ///
 /// On a terminal it offers cursor movement, history and the usual Emacs-style control keys; when stdin is a
@@ -379,10 +449,7 @@ struct KeyDecoder: Sendable {
 /// wide wraps onto further rows, and editing anywhere in it redraws all of them.
 public final class LineEditor {
     private var buffer: LineBuffer
-    private var decoder = KeyDecoder()
     private let historyFile: String?
-    /// The row of the cursor, counted from the prompt's row, after the last redraw.
-    private var cursorRow = 0
 
     /// Creates an editor, loading earlier history from `historyFile` if it exists.
     ///
@@ -413,8 +480,7 @@ public final class LineEditor {
         }
         defer { withUnsafePointer(to: original) { _ = tcsetattr(STDIN_FILENO, TCSADRAIN, $0) } }
         buffer.reset()
-        decoder = KeyDecoder()
-        cursorRow = 0
+        var session = LineSession(prompt: prompt)
         write(prompt)
         while true {
             var byte: UInt8 = 0
@@ -425,59 +491,24 @@ public final class LineEditor {
                 write("\n")
                 return nil
             }
-            guard let key = decoder.decode(byte) else { continue }
             let previousEntry = buffer.history.last
-            // The line as shown, before a submit or an interrupt clears it.
-            let shown = buffer
-            switch buffer.apply(key) {
-            case .none:
+            let (output, outcome) = session.feed(byte, to: &buffer, width: Self.terminalWidth())
+            if !output.isEmpty { write(output) }
+            switch outcome {
+            case nil:
                 continue
-            case .redraw:
-                redraw(prompt: prompt)
-            case .submit(let line):
-                moveBelowLine(shown, prompt: prompt)
+            case .line(let line):
                 // The buffer applies the history rules; persist exactly what it recorded.
                 if !line.isEmpty, line != previousEntry, buffer.history.last == line {
                     appendToHistoryFile(line)
                 }
                 return line
-            case .interrupt:
-                moveBelowLine(shown, prompt: prompt, marking: "^C")
+            case .interrupted:
                 return ""
-            case .endOfFile:
-                moveBelowLine(shown, prompt: prompt)
+            case .endOfInput:
                 return nil
             }
         }
-    }
-
-    /// Rewrites the prompt and the whole line from the prompt's row down, then puts the cursor
-    /// where it belongs, on whichever row the wrapping put it.
-    private func redraw(prompt: String) {
-        let layout = buffer.layout(prompt: prompt, width: Self.terminalWidth())
-        var output = cursorRow > 0 ? "\u{1B}[\(cursorRow)A" : ""
-        // Back to the prompt's row, clear it and everything below, write it all again.
-        output += "\r\u{1B}[J\(prompt)\(buffer.text)"
-        // At the margin the terminal keeps the cursor on the last column: step to the next row.
-        if layout.endsAtMargin { output += "\r\n" }
-        let up = layout.endRow - layout.cursorRow
-        if up > 0 { output += "\u{1B}[\(up)A" }
-        output += "\r"
-        if layout.cursorColumn > 0 { output += "\u{1B}[\(layout.cursorColumn)C" }
-        cursorRow = layout.cursorRow
-        write(output)
-    }
-
-    /// Moves to a fresh row below the whole of `line` as shown, wherever the cursor is in it,
-    /// after writing `mark` at the line's end.
-    private func moveBelowLine(_ line: LineBuffer, prompt: String, marking mark: String = "") {
-        let layout = line.layout(prompt: prompt, width: Self.terminalWidth())
-        var output = layout.endRow > cursorRow ? "\u{1B}[\(layout.endRow - cursorRow)B" : ""
-        output += "\r" + (layout.endColumn > 0 ? "\u{1B}[\(layout.endColumn)C" : "") + mark
-        // Text that ends at the margin already left the cursor on a fresh row.
-        if !(layout.endsAtMargin && mark.isEmpty) { output += "\r\n" }
-        write(output)
-        cursorRow = 0
     }
 
     /// Columns of the terminal on standard output (80 when it cannot be asked).
