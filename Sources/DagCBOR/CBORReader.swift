@@ -164,6 +164,15 @@ struct CBORReader {
         }
     }
 
+    /// Reads the initial byte of an item that must be of major type `major`; returns its low 5
+    /// bits and where it started.
+    mutating func head(major: UInt8, _ what: String) throws(DagCBORError) -> (info: UInt8, start: Int) {
+        let start = offset
+        let initial = try byte()
+        guard initial >> 5 == major else { throw fail(.invalid, "expected \(what)", at: start) }
+        return (initial & 0x1f, start)
+    }
+
     /// The CID of a link whose tag head (initial byte at `start`) had `info` in its low 5 bits.
     mutating func readLink(_ info: UInt8, start: Int) throws(DagCBORError) -> CID {
         let tag = try argument(info, start: start)

@@ -22,10 +22,8 @@ public struct DagCBORMapReader {
         offset = 0
         count = 0
         count = try scan { reader throws(DagCBORError) in
-            let start = reader.offset
-            let initial = try reader.byte()
-            guard initial >> 5 == 5 else { throw reader.fail(.invalid, "expected a map", at: start) }
-            return try reader.length(initial & 0x1f, start: start, bytesPerElement: 2, what: "map")
+            let (info, start) = try reader.head(major: 5, "a map")
+            return try reader.length(info, start: start, bytesPerElement: 2, what: "map")
         }
     }
 
@@ -35,10 +33,8 @@ public struct DagCBORMapReader {
             throw DagCBORError(.invalid, codec: "dag-cbor", offset: offset, "the map ends before key \"\(expected)\"")
         }
         try scan { reader throws(DagCBORError) in
-            let start = reader.offset
-            let initial = try reader.byte()
-            guard initial >> 5 == 3 else { throw reader.fail(.invalid, "map key is not a string", at: start) }
-            let length = try reader.length(initial & 0x1f, start: start, bytesPerElement: 1, what: "map key")
+            let (info, start) = try reader.head(major: 3, "a string map key")
+            let length = try reader.length(info, start: start, bytesPerElement: 1, what: "map key")
             let found = UnsafeBufferPointer(rebasing: reader.buffer[reader.offset..<reader.offset + length])
             guard found.elementsEqual(UnsafeBufferPointer(start: expected.utf8Start, count: expected.utf8CodeUnitCount))
             else {
@@ -71,20 +67,16 @@ public struct DagCBORMapReader {
     /// The value: a byte string.
     public mutating func bytes() throws(DagCBORError) -> [UInt8] {
         try scan { reader throws(DagCBORError) in
-            let start = reader.offset
-            let initial = try reader.byte()
-            guard initial >> 5 == 2 else { throw reader.fail(.invalid, "expected a byte string", at: start) }
-            return try reader.readBytes(initial & 0x1f, start: start)
+            let (info, start) = try reader.head(major: 2, "a byte string")
+            return try reader.readBytes(info, start: start)
         }
     }
 
     /// The value: an unsigned integer.
     public mutating func unsigned() throws(DagCBORError) -> UInt64 {
         try scan { reader throws(DagCBORError) in
-            let start = reader.offset
-            let initial = try reader.byte()
-            guard initial >> 5 == 0 else { throw reader.fail(.invalid, "expected an unsigned integer", at: start) }
-            return try reader.argument(initial & 0x1f, start: start)
+            let (info, start) = try reader.head(major: 0, "an unsigned integer")
+            return try reader.argument(info, start: start)
         }
     }
 
@@ -145,9 +137,8 @@ extension DagCBOR {
         let result: Result<[UInt8], DagCBORError> = bytes.withUnsafeBufferPointer { buffer in
             var reader = CBORReader(buffer)
             do throws(DagCBORError) {
-                let initial = try reader.byte()
-                guard initial >> 5 == 2 else { throw reader.fail(.invalid, "expected a byte string", at: 0) }
-                let value = try reader.readBytes(initial & 0x1f, start: 0)
+                let (info, start) = try reader.head(major: 2, "a byte string")
+                let value = try reader.readBytes(info, start: start)
                 guard reader.offset == buffer.count else {
                     throw reader.fail(.trailingBytes, "unexpected bytes after the byte string")
                 }
