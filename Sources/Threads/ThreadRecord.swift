@@ -215,43 +215,44 @@ public struct ThreadRecord: Sendable, Equatable {
                 "the record is not a map of exactly thread, log, seq, prev, event, epoch, sig (and acl): \(error)"
             )
         }
-        let (acl, logBytes, sequence, signature, prev, epoch, event) = (
-            fields.acl, fields.log, fields.sequence, fields.signature, fields.prev, fields.epoch, fields.event
-        )
-        guard epoch <= UInt64(ThreadKey.maxEpochs) else { throw .malformed("'epoch' is not a small unsigned integer") }
-        let aclEntry = try acl.map { value throws(ThreadsError) in try AccessEntry(ipld: value) }
+        guard fields.epoch <= UInt64(ThreadKey.maxEpochs) else {
+            throw .malformed("'epoch' is not a small unsigned integer")
+        }
+        let acl = try fields.acl.map { value throws(ThreadsError) in try AccessEntry(ipld: value) }
         guard fields.thread == thread.bytes else { throw .brokenChain("the record belongs to another thread") }
-        guard let logKey = try? Ed25519.PublicKey(rawRepresentation: logBytes) else {
+        guard let logKey = try? Ed25519.PublicKey(rawRepresentation: fields.log) else {
             throw .malformed("'log' is not an Ed25519 public key")
         }
-        guard (prev == nil) == (sequence == 0) else {
-            throw .brokenChain("record \(sequence) \(prev == nil ? "has no" : "has a") previous record")
+        guard (fields.prev == nil) == (fields.sequence == 0) else {
+            throw .brokenChain("record \(fields.sequence) \(fields.prev == nil ? "has no" : "has a") previous record")
         }
-        guard signature.count == Ed25519.signatureLength else { throw .malformed("'sig' is not a 64-byte signature") }
-        // The decoder accepts canonical bytes only, so the fields re-encoded without the signature
+        guard fields.signature.count == Ed25519.signatureLength else {
+            throw .malformed("'sig' is not a 64-byte signature")
+        }
+        // The reader accepts canonical bytes only, so the fields re-encoded without the signature
         // are exactly the bytes that were signed.
         let signedBytes = try recordMap(
             thread: thread,
-            log: logBytes,
-            sequence: sequence,
-            prev: prev,
-            event: event,
-            epoch: UInt32(epoch),
-            acl: acl,
+            log: fields.log,
+            sequence: fields.sequence,
+            prev: fields.prev,
+            event: fields.event,
+            epoch: UInt32(fields.epoch),
+            acl: fields.acl,
             signature: nil
         )
-        guard logKey.isValidSignature(signature, for: signatureDomain + signedBytes) else {
+        guard logKey.isValidSignature(fields.signature, for: signatureDomain + signedBytes) else {
             throw .badSignature(log: logKey.peerID)
         }
         return ThreadRecord(
             cid: block.cid,
             log: logKey.peerID,
-            sequence: sequence,
-            prev: prev,
-            event: event,
-            epoch: UInt32(epoch),
-            acl: aclEntry,
-            signature: signature
+            sequence: fields.sequence,
+            prev: fields.prev,
+            event: fields.event,
+            epoch: UInt32(fields.epoch),
+            acl: acl,
+            signature: fields.signature
         )
     }
 
