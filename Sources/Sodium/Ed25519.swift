@@ -6,7 +6,7 @@ import Multiformats
 /// Ed25519 signatures: node identities and log keys.
 ///
 /// Keys and verification are libsodium's (`crypto_sign`). Signing goes through swift-crypto's
-/// BoringSSL Ed25519, which signs about 1.3x as fast as libsodium on this project's machines
+/// BoringSSL Ed25519, which signs about 1.25x as fast as libsodium on this project's machines
 /// (`threads bench threads` prints both), while libsodium verifies about 1.4x as fast as BoringSSL.
 /// Ed25519 signatures are deterministic (RFC 8032), so both produce the same bytes.
 public enum Ed25519 {
@@ -83,7 +83,7 @@ public enum Ed25519 {
                 }
             }
             publicKey = try! PublicKey(rawRepresentation: pk)
-            signer = Self.signer(for: secret)
+            signer = Self.signer(for: secret, publicKey: pk)
         }
 
         /// The key pair derived from a 32-byte seed (deterministic).
@@ -106,15 +106,17 @@ public enum Ed25519 {
                 }
             }
             publicKey = try! PublicKey(rawRepresentation: pk)
-            signer = Self.signer(for: secret)
+            signer = Self.signer(for: secret, publicKey: pk)
         }
 
-        /// swift-crypto's key for the same seed; nil only if it refused the seed, in which case
-        /// libsodium signs.
-        private static func signer(for secret: SecureBytes) -> Curve25519.Signing.PrivateKey? {
-            secret.withUnsafeBytes {
+        /// swift-crypto's key for the same seed; nil if it refused the seed or derived another
+        /// public key than libsodium did, in which case libsodium signs.
+        private static func signer(for secret: SecureBytes, publicKey: [UInt8]) -> Curve25519.Signing.PrivateKey? {
+            let signer = secret.withUnsafeBytes {
                 try? Curve25519.Signing.PrivateKey(rawRepresentation: UnsafeRawBufferPointer(rebasing: $0[0..<32]))
             }
+            guard let signer, Array(signer.publicKey.rawRepresentation) == publicKey else { return nil }
+            return signer
         }
 
         /// The 32-byte seed, in wiped storage.
@@ -132,6 +134,9 @@ public enum Ed25519 {
             }
             return sodiumSignature(for: message)
         }
+
+        /// Whether signing goes through swift-crypto (it does unless it refused this key).
+        var signsWithSwiftCrypto: Bool { signer != nil }
 
         /// Signs `message` with libsodium (`crypto_sign_detached`).
         func sodiumSignature(for message: some ContiguousBytes) -> [UInt8] {
