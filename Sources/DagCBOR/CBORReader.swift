@@ -13,6 +13,38 @@ struct CBORReader {
 
     private var remaining: Int { buffer.count - offset }
 
+    /// Runs `body` on a reader over `bytes` from `offset`: what it read (or the error it threw),
+    /// and where it stopped.
+    static func reading<R>(
+        _ bytes: [UInt8],
+        from offset: Int = 0,
+        _ body: (inout CBORReader) throws(DagCBORError) -> R
+    ) -> (result: Result<R, DagCBORError>, end: Int) {
+        bytes.withUnsafeBufferPointer { buffer in
+            var reader = CBORReader(buffer, offset: offset)
+            do throws(DagCBORError) {
+                return (.success(try body(&reader)), reader.offset)
+            } catch {
+                return (.failure(error), reader.offset)
+            }
+        }
+    }
+
+    /// Reads all of `bytes` with `body`, which must read one item (`what`) and leave nothing after it.
+    static func readingWhole<R>(
+        _ bytes: [UInt8],
+        _ what: String,
+        _ body: (inout CBORReader) throws(DagCBORError) -> R
+    ) throws(DagCBORError) -> R {
+        try reading(bytes) { reader throws(DagCBORError) in
+            let value = try body(&reader)
+            guard reader.offset == reader.buffer.count else {
+                throw reader.fail(.trailingBytes, "unexpected bytes after the \(what)")
+            }
+            return value
+        }.result.get()
+    }
+
     func fail(_ kind: DagCBORError.Kind, _ reason: String, at position: Int? = nil) -> DagCBORError {
         DagCBORError(kind, codec: "dag-cbor", offset: position ?? offset, reason)
     }

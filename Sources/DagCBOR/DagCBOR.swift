@@ -30,24 +30,9 @@ public enum DagCBOR {
     /// - Throws: `DagCBORError` naming the offset and the rule for any non-canonical, truncated or
     ///   malformed input, or for trailing bytes.
     public static func decode(_ bytes: [UInt8]) throws(DagCBORError) -> IPLD {
-        let result: Result<IPLD, DagCBORError> = bytes.withUnsafeBufferPointer { buffer in
-            var reader = CBORReader(buffer)
-            do throws(DagCBORError) {
-                let value = try reader.read(depth: 0)
-                guard reader.offset == buffer.count else {
-                    throw DagCBORError(
-                        .trailingBytes,
-                        codec: "dag-cbor",
-                        offset: reader.offset,
-                        "unexpected bytes after the top-level value"
-                    )
-                }
-                return .success(value)
-            } catch {
-                return .failure(error)
-            }
+        try CBORReader.readingWhole(bytes, "top-level value") { reader throws(DagCBORError) in
+            try reader.read(depth: 0)
         }
-        return try result.get()
     }
 }
 

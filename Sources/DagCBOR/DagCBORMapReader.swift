@@ -51,17 +51,8 @@ public struct DagCBORMapReader {
 
     /// Whether the next key is `key` (without reading it): for optional entries.
     public func nextKey(is key: StaticString) -> Bool {
-        guard entriesRead < count else { return false }
-        let length = key.utf8CodeUnitCount
-        // Keys this short fit in the initial byte; longer expected keys are compared after a
-        // one-byte length.
-        let head: [UInt8] = length < 24 ? [0x60 | UInt8(length)] : [0x78, UInt8(length)]
-        guard length <= 0xff, input.count - offset >= head.count + length else { return false }
-        guard input[offset..<offset + head.count].elementsEqual(head) else { return false }
-        let start = offset + head.count
-        return input[start..<start + length].elementsEqual(
-            UnsafeBufferPointer(start: key.utf8Start, count: length)
-        )
+        var probe = self
+        return (try? probe.key(key)) != nil
     }
 
     /// The value: a byte string.
@@ -116,15 +107,7 @@ public struct DagCBORMapReader {
 
     /// Runs `body` on a reader at the current offset, and moves past what it read.
     private mutating func scan<R>(_ body: (inout CBORReader) throws(DagCBORError) -> R) throws(DagCBORError) -> R {
-        let start = offset
-        let (result, end) = input.withUnsafeBufferPointer { buffer -> (Result<R, DagCBORError>, Int) in
-            var reader = CBORReader(buffer, offset: start)
-            do throws(DagCBORError) {
-                return (.success(try body(&reader)), reader.offset)
-            } catch {
-                return (.failure(error), reader.offset)
-            }
-        }
+        let (result, end) = CBORReader.reading(input, from: offset, body)
         offset = end
         return try result.get()
     }
@@ -134,19 +117,9 @@ extension DagCBOR {
     /// Decodes bytes that hold exactly one byte string (a sealed block's wrapper), without going
     /// through `IPLD`.
     public static func decodeBytes(_ bytes: [UInt8]) throws(DagCBORError) -> [UInt8] {
-        let result: Result<[UInt8], DagCBORError> = bytes.withUnsafeBufferPointer { buffer in
-            var reader = CBORReader(buffer)
-            do throws(DagCBORError) {
-                let (info, start) = try reader.head(major: 2, "a byte string")
-                let value = try reader.readBytes(info, start: start)
-                guard reader.offset == buffer.count else {
-                    throw reader.fail(.trailingBytes, "unexpected bytes after the byte string")
-                }
-                return .success(value)
-            } catch {
-                return .failure(error)
-            }
+        try CBORReader.readingWhole(bytes, "byte string") { reader throws(DagCBORError) in
+            let (info, start) = try reader.head(major: 2, "a byte string")
+            return try reader.readBytes(info, start: start)
         }
-        return try result.get()
     }
 }

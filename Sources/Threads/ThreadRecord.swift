@@ -86,9 +86,7 @@ public struct ThreadRecord: Sendable, Equatable {
         clock: HLCTimestamp
     ) throws(ThreadsError) -> (event: Block, header: Block, body: Block) {
         let bodyKey = SymmetricKey()
-        let bodyBlock = try block(
-            encoded: DagCBOR.encode(bytes: XChaCha20Poly1305.seal(body, key: bodyKey, associatedData: thread.bytes))
-        )
+        let bodyBlock = try sealedBlock(body, key: bodyKey, thread: thread)
         // {key, time, wall, counter}, written in DAG-CBOR key order.
         var header = DagCBORMapWriter(count: 4)
         header.key("key")
@@ -99,11 +97,7 @@ public struct ThreadRecord: Sendable, Equatable {
         header.unsigned(clock.wall)
         header.key("counter")
         header.unsigned(UInt64(clock.counter))
-        let headerBlock = try block(
-            encoded: DagCBOR.encode(
-                bytes: XChaCha20Poly1305.seal(header.encoded, key: readKey, associatedData: thread.bytes)
-            )
-        )
+        let headerBlock = try sealedBlock(header.encoded, key: readKey, thread: thread)
         var event = DagCBORMapWriter(count: 2)
         event.key("body")
         event.link(bodyBlock.cid)
@@ -142,11 +136,7 @@ public struct ThreadRecord: Sendable, Equatable {
         }
         let signature = logKey.signature(for: signatureDomain + (try map(signature: nil)))
         let signed = try map(signature: signature)
-        let recordBlock = try block(
-            encoded: DagCBOR.encode(
-                bytes: XChaCha20Poly1305.seal(signed, key: key.service, associatedData: thread.bytes)
-            )
-        )
+        let recordBlock = try sealedBlock(signed, key: key.service, thread: thread)
         let record = ThreadRecord(
             cid: recordBlock.cid,
             log: logKey.publicKey.peerID,
@@ -202,13 +192,8 @@ public struct ThreadRecord: Sendable, Equatable {
     /// Opens a record block of `thread` with the service key and verifies the log's signature over
     /// everything in it (the thread, log, sequence, previous record and event).
     public static func open(_ block: Block, thread: ThreadID, key: ThreadKey) throws(ThreadsError) -> ThreadRecord {
-        guard block.cid.codec == Multicodec.dagCBOR, let sealed = try? DagCBOR.decodeBytes(block.bytes) else {
-            throw .malformed("a record block is a DAG-CBOR byte string")
-        }
-        let plaintext: [UInt8]
-        do { plaintext = try XChaCha20Poly1305.open(sealed, key: key.service, associatedData: thread.bytes) } catch {
-            throw .cannotDecrypt(what: "record")
-        }
+        guard block.cid.codec == Multicodec.dagCBOR else { throw .malformed("a record block is DAG-CBOR") }
+        let plaintext = try unseal(block, key: key.service, thread: thread, what: "record")
         let fields: Fields
         do { fields = try Fields(plaintext) } catch {
             throw .malformed(
@@ -314,13 +299,7 @@ public struct ThreadRecord: Sendable, Equatable {
         guard let readKey = key.readKey(epoch: epoch) else {
             throw .notAllowed("this node holds no read key of epoch \(epoch) for \(thread): it cannot read this record")
         }
-        guard let sealed = try? DagCBOR.decodeBytes(block.bytes) else {
-            throw .malformed("a header block is a DAG-CBOR byte string")
-        }
-        let plaintext: [UInt8]
-        do { plaintext = try XChaCha20Poly1305.open(sealed, key: readKey, associatedData: thread.bytes) } catch {
-            throw .cannotDecrypt(what: "event header")
-        }
+        let plaintext = try unseal(block, key: readKey, thread: thread, what: "event header")
         let raw: [UInt8]
         let time: UInt64
         let wall: UInt64
@@ -347,15 +326,30 @@ public struct ThreadRecord: Sendable, Equatable {
 
     /// Decrypts an event body with the key from its header.
     public static func openBody(_ block: Block, header: EventHeader, thread: ThreadID) throws(ThreadsError) -> [UInt8] {
-        guard let sealed = try? DagCBOR.decodeBytes(block.bytes) else {
-            throw .malformed("a body block is a DAG-CBOR byte string")
-        }
-        do { return try XChaCha20Poly1305.open(sealed, key: header.bodyKey, associatedData: thread.bytes) } catch {
-            throw .cannotDecrypt(what: "event body")
-        }
+        try unseal(block, key: header.bodyKey, thread: thread, what: "event body")
     }
 
     // MARK: - Helpers
+
+    /// `plaintext` sealed with `key` (XChaCha20-Poly1305, the thread as associated data), as a
+    /// DAG-CBOR block holding the sealed bytes.
+    static func sealedBlock(_ plaintext: [UInt8], key: SymmetricKey, thread: ThreadID) throws(ThreadsError) -> Block {
+        try block(
+            encoded: DagCBOR.encode(bytes: XChaCha20Poly1305.seal(plaintext, key: key, associatedData: thread.bytes))
+        )
+    }
+
+    /// The plaintext of a block made by `sealedBlock`.
+    static func unseal(_ block: Block, key: SymmetricKey, thread: ThreadID, what: String) throws(ThreadsError)
+        -> [UInt8]
+    {
+        guard let sealed = try? DagCBOR.decodeBytes(block.bytes) else {
+            throw .malformed("the \(what) block is not a DAG-CBOR byte string")
+        }
+        do { return try XChaCha20Poly1305.open(sealed, key: key, associatedData: thread.bytes) } catch {
+            throw .cannotDecrypt(what: what)
+        }
+    }
 
     /// A DAG-CBOR block of bytes already encoded.
     static func block(encoded bytes: [UInt8]) throws(ThreadsError) -> Block {

@@ -22,12 +22,15 @@ struct ScreenModel {
 
     /// The text of every row, trailing blanks dropped.
     var lines: [String] {
-        rows.map { String($0).replacingOccurrences(of: "\u{0}", with: "") }.map {
-            String($0.reversed().drop(while: { $0 == " " }).reversed())
-        }
+        rows.map { Self.trimmed(String($0).replacingOccurrences(of: "\u{0}", with: "")) }
     }
 
-    private static func columns(_ character: Character) -> Int {
+    static func trimmed(_ row: String) -> String {
+        String(row.reversed().drop(while: { $0 == " " }).reversed())
+    }
+
+    /// Kana and CJK ideographs take two columns; the rest (ASCII in these tests) one.
+    static func columns(_ character: Character) -> Int {
         guard let value = character.unicodeScalars.first?.value else { return 0 }
         return (0x4E00...0x9FFF).contains(value) || (0x3041...0x30FF).contains(value) ? 2 : 1
     }
@@ -138,8 +141,7 @@ struct ScreenModel {
         var rows = [""]
         var used = 0
         for character in text {
-            let value = character.unicodeScalars.first!.value
-            let columns = (0x4E00...0x9FFF).contains(value) || (0x3041...0x30FF).contains(value) ? 2 : 1
+            let columns = ScreenModel.columns(character)
             if used + columns > width {
                 rows.append("")
                 used = 0
@@ -150,7 +152,7 @@ struct ScreenModel {
         // A line that fills its last row exactly leaves the cursor on a fresh, empty row.
         if used == width { rows.append("") }
         // The screen model drops trailing blanks (the prompt ends in one).
-        return rows.map { String($0.reversed().drop(while: { $0 == " " }).reversed()) }
+        return rows.map(ScreenModel.trimmed)
     }
 
     static let left = "\u{1B}[D"
