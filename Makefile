@@ -2,11 +2,12 @@
 #   make run   set up, build and start a node (threadsd) on the embedded default store
 #   make test  set up, build and run every test
 #
-# Set-up installs the Debian packages the C targets link against, only when missing.
+# Set-up installs the Debian packages the C targets link against (and g++, whose libstdc++ headers
+# the one C++ target needs), only when missing.
 
 SWIFT        ?= swift
 CONFIG       ?= debug
-APT_PACKAGES := libsodium-dev libleveldb-dev libsnappy-dev pkg-config iproute2
+APT_PACKAGES := libsodium-dev libleveldb-dev libsnappy-dev pkg-config iproute2 g++
 SUDO         := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 BIN           = $(shell $(SWIFT) build -c $(CONFIG) --show-bin-path)
 REPO         ?= $(CURDIR)/data/repo

@@ -51,7 +51,14 @@ let package = Package(
             name: "Sodium",
             dependencies: ["CSodium", "Multiformats", .product(name: "Crypto", package: "swift-crypto")]
         ),
-        .target(name: "Store", dependencies: ["CLevelDB", "Multiformats", "DagCBOR"]),
+        // LevelDB's environment with table files read by pread(2) rather than mapped (C++, as
+        // LevelDB's Env is; built without RTTI like Debian's libleveldb).
+        .target(
+            name: "CLevelDBReadEnv",
+            dependencies: ["CLevelDB"],
+            cxxSettings: [.unsafeFlags(["-fno-rtti"])]
+        ),
+        .target(name: "Store", dependencies: ["CLevelDB", "CLevelDBReadEnv", "Multiformats", "DagCBOR"]),
         .target(
             name: "Transport",
             dependencies: [

@@ -1,4 +1,5 @@
 internal import CLevelDB
+internal import CLevelDBReadEnv
 import Foundation
 import Synchronization
 
@@ -66,6 +67,9 @@ public final class Database: @unchecked Sendable {
         // every put) skip reading table blocks from disk.
         filter = leveldb_filterpolicy_create_bloom(10)
         leveldb_options_set_filter_policy(options, filter)
+        // Large blocks of table files are read with pread rather than through a mapping, where
+        // they stayed in the node's resident memory (see CLevelDBReadEnv).
+        leveldb_options_set_env(options, OpaquePointer(threads_leveldb_read_env()))
         leveldb_options_set_create_if_missing(options, opts.createIfMissing ? 1 : 0)
         leveldb_options_set_compression(options, Int32(leveldb_snappy_compression))
         leveldb_options_set_cache(options, cache)

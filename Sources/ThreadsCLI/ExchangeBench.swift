@@ -28,8 +28,10 @@ struct ExchangeBench: AsyncParsableCommand {
     @Flag(help: "Run each node in its own network namespace (needs root and testnet/netns).")
     var netns = false
 
-    @Option(help: "Path of testnet/netns (default: found next to the working directory).")
-    var netnsScript: String = "testnet/netns"
+    @Option(
+        help: "Path of testnet/netns (default: testnet/netns under the working directory or above the executable)."
+    )
+    var netnsScript: String?
 
     func validate() throws {
         guard mebibytes > 0, providers >= 1, providers <= 8 else {
@@ -133,9 +135,11 @@ struct ExchangeBench: AsyncParsableCommand {
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         let prefix = "tbx\(Int.random(in: 10...99))"
         var hosts: [Host] = []
+        var netnsPath = ""
         if netns {
             guard getuid() == 0 else { throw CLIError("--netns needs root") }
-            try Self.shell(netnsScript, ["up", prefix, "\(providers + 1)"])
+            netnsPath = try Self.findNetnsScript(netnsScript)
+            try Self.shell(netnsPath, ["up", prefix, "\(providers + 1)"])
             hosts = (1...(providers + 1)).map { Host(namespace: "\(prefix)-h\($0)", ip: "10.77.0.\($0)") }
         } else {
             hosts = Array(repeating: Host(namespace: nil, ip: "127.0.0.1"), count: providers + 1)
@@ -143,7 +147,7 @@ struct ExchangeBench: AsyncParsableCommand {
         var daemons: [Daemon] = []
         defer {
             for daemon in daemons { daemon.stop() }
-            if netns { try? Self.shell(netnsScript, ["down", prefix]) }
+            if netns { try? Self.shell(netnsPath, ["down", prefix]) }
             try? FileManager.default.removeItem(atPath: work)
         }
 
@@ -190,7 +194,7 @@ struct ExchangeBench: AsyncParsableCommand {
                 formatRate(rate),
                 formatPercent(rate / raw),
                 "\(duplicates) (\(formatPercent(Double(duplicates) / Double(blocks))))",
-                "\(ProgressBar.size(anonymous)) (\(ProgressBar.size(total)) with mapped files)"
+                "\(ProgressBar.size(anonymous)) (\(ProgressBar.size(total)) in all, with mapped files)"
             )
             fetcher.stop()
         }
@@ -239,6 +243,28 @@ struct ExchangeBench: AsyncParsableCommand {
         let left = try Data(contentsOf: URL(fileURLWithPath: a), options: .alwaysMapped)
         let right = try Data(contentsOf: URL(fileURLWithPath: b), options: .alwaysMapped)
         return left == right
+    }
+
+    /// The testnet script: the one given, else `testnet/netns` under the working directory or under
+    /// a directory above the executable (a build inside the source tree).
+    static func findNetnsScript(_ given: String?) throws -> String {
+        let files = FileManager.default
+        if let given {
+            guard files.fileExists(atPath: given) else { throw CLIError("--netns-script \(given): no such file") }
+            return given
+        }
+        var candidates = [files.currentDirectoryPath + "/testnet/netns"]
+        var directory = CommandLine.executablePath.deletingLastPathComponent()
+        while directory.path != "/" {
+            candidates.append(directory.appendingPathComponent("testnet/netns").path)
+            directory = directory.deletingLastPathComponent()
+        }
+        guard let found = candidates.first(where: { files.fileExists(atPath: $0) }) else {
+            throw CLIError(
+                "--netns needs testnet/netns from the swift-threads source tree: run from the repository root or pass --netns-script PATH"
+            )
+        }
+        return found
     }
 
     static func shell(_ script: String, _ arguments: [String]) throws {
