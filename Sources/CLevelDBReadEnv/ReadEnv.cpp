@@ -7,6 +7,7 @@
 
 #include "CLevelDBReadEnv.h"
 
+#include <leveldb/c.h>
 #include <leveldb/env.h>
 #include <leveldb/status.h>
 
@@ -158,8 +159,17 @@ class ReadEnv final : public leveldb::EnvWrapper {
 
 }  // namespace
 
+/// Whether `leveldb_env_t` above is laid out as the library's: the default environment the C API
+/// makes must read back as LevelDB's default Env, marked default.
+static bool layoutMatches() {
+    leveldb_env_t *probe = leveldb_create_default_env();
+    bool matches = probe->rep == leveldb::Env::Default() && probe->is_default;
+    leveldb_env_destroy(probe);
+    return matches;
+}
+
 extern "C" void *threads_leveldb_read_env(void) {
     // Made once and never freed: LevelDB's background thread may use it until the process ends.
-    static leveldb_env_t *env = new leveldb_env_t{new ReadEnv(), true};
+    static leveldb_env_t *env = layoutMatches() ? new leveldb_env_t{new ReadEnv(), true} : nullptr;
     return env;
 }

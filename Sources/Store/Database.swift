@@ -69,7 +69,7 @@ public final class Database: @unchecked Sendable {
         leveldb_options_set_filter_policy(options, filter)
         // Large blocks of table files are read with pread rather than through a mapping, where
         // they stayed in the node's resident memory (see CLevelDBReadEnv).
-        leveldb_options_set_env(options, OpaquePointer(threads_leveldb_read_env()))
+        if let env = threads_leveldb_read_env() { leveldb_options_set_env(options, OpaquePointer(env)) }
         leveldb_options_set_create_if_missing(options, opts.createIfMissing ? 1 : 0)
         leveldb_options_set_compression(options, Int32(leveldb_snappy_compression))
         leveldb_options_set_cache(options, cache)

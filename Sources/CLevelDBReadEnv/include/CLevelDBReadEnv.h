@@ -14,7 +14,8 @@ extern "C" {
 ///
 /// Returns a `leveldb_env_t *` (as `void *`, so this header does not depend on LevelDB's) for
 /// `leveldb_options_set_env`. It lives as long as the process: never pass it to
-/// `leveldb_env_destroy`.
+/// `leveldb_env_destroy`. Returns NULL when the library's C API wraps its Env differently from the
+/// layout this code knows (then LevelDB's own environment is the one to use).
 void *threads_leveldb_read_env(void);
 
 /// Reads of at least this many bytes go through pread(2).
