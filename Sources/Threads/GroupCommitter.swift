@@ -20,6 +20,10 @@ final class GroupCommitter: Sendable {
         var waiters: [UInt64: CheckedContinuation<Void, any Error>] = [:]
         /// Synchronous callers blocked until their write is done (its outcome goes to `results`).
         var blocked: [UInt64: DispatchSemaphore] = [:]
+        /// Bumped by every failed write; see `generation`.
+        var generation: UInt64 = 0
+        /// Writes still to fail on purpose, as a full disk would (tests).
+        var injectedFailures = 0
     }
 
     private let state = Mutex(State())
@@ -38,12 +42,38 @@ final class GroupCommitter: Sendable {
         let value: [UInt8]
     }
 
-    /// Queues a write; `wait(for:)` returns once it is durable. With `writtenByCaller`, an idle
-    /// queue is not handed to the writer thread: the caller's `waitBlocking` writes it.
-    func enqueue(_ blocks: [Block], _ batch: WriteBatch, head: Head? = nil, writtenByCaller: Bool = false) -> UInt64 {
+    /// Counts failed writes. A record queued behind one that failed may link to it, so a failed
+    /// write fails everything queued with it, and a write prepared in an earlier generation (read
+    /// before queuing, under the caller's lock) is refused: the caller must start again from what
+    /// is on disk. Without this, a write queued behind a failed one could land after a passing
+    /// fault (a disk that was full for a moment) and leave a log whose head links to records that
+    /// were never stored.
+    var generation: UInt64 { state.withLock { $0.generation } }
+
+    /// Makes the next `count` writes fail, as a full disk would (tests).
+    func failNextWrites(_ count: Int) {
+        state.withLock { $0.injectedFailures = count }
+    }
+
+    /// Queues a write prepared in `generation`; `wait(for:)` returns once it is durable, or throws
+    /// when it failed or was prepared before a failure. With `writtenByCaller`, an idle queue is
+    /// not handed to the writer thread: the caller's `waitBlocking` writes it.
+    func enqueue(
+        _ blocks: [Block],
+        _ batch: WriteBatch,
+        head: Head? = nil,
+        generation: UInt64,
+        writtenByCaller: Bool = false
+    ) -> UInt64 {
         let (ticket, start) = state.withLock { state in
             let ticket = state.nextTicket
             state.nextTicket += 1
+            guard generation == state.generation else {
+                state.results[ticket] = .failure(
+                    .other(path: blockstore.database.path, message: "an earlier write failed; this one was built on it")
+                )
+                return (ticket, false)
+            }
             state.queue.append((ticket, blocks, batch, head))
             guard !state.running, !writtenByCaller else { return (ticket, false) }
             state.running = true
@@ -91,6 +121,15 @@ final class GroupCommitter: Sendable {
         try state.withLock { $0.results.removeValue(forKey: ticket) ?? .success(()) }.get()
     }
 
+    private func injectedFailure() throws(StoreError) {
+        let fail = state.withLock { state in
+            guard state.injectedFailures > 0 else { return false }
+            state.injectedFailures -= 1
+            return true
+        }
+        if fail { throw .io(path: blockstore.database.path, message: "injected write failure") }
+    }
+
     /// Writes queued groups until the queue is empty; with `ticket` (a caller writing on its own
     /// thread), only until that write is done, leaving the rest to the writer thread.
     private func drain(until ticket: UInt64? = nil) {
@@ -113,6 +152,7 @@ final class GroupCommitter: Sendable {
             for (key, value) in heads { batch.put(key, value) }
             let result: Result<Void, StoreError>
             do {
+                try injectedFailure()
                 try blockstore.put(blocks, alongWith: batch, sync: true, new: true)
                 result = .success(())
             } catch {
@@ -120,7 +160,14 @@ final class GroupCommitter: Sendable {
             }
             let (ready, unblocked) = state.withLock { state in
                 var unblocked: [DispatchSemaphore] = []
-                let ready = group.compactMap { item -> CheckedContinuation<Void, any Error>? in
+                var done = group
+                if case .failure = result {
+                    // What was queued meanwhile may link to what just failed: it fails too.
+                    state.generation += 1
+                    done += state.queue
+                    state.queue = []
+                }
+                let ready = done.compactMap { item -> CheckedContinuation<Void, any Error>? in
                     if let waiter = state.waiters.removeValue(forKey: item.ticket) { return waiter }
                     state.results[item.ticket] = result
                     if let semaphore = state.blocked.removeValue(forKey: item.ticket) { unblocked.append(semaphore) }
@@ -130,7 +177,8 @@ final class GroupCommitter: Sendable {
             }
             for waiter in ready { waiter.resume(with: result.mapError { $0 as any Error }) }
             for semaphore in unblocked { semaphore.signal() }
-            if let ticket, group.contains(where: { $0.ticket == ticket }) {
+            // The caller's own write is done (written, or failed with a group before it).
+            if let ticket, state.withLock({ $0.results[ticket] != nil }) {
                 let more = state.withLock { state in
                     if state.queue.isEmpty { state.running = false }
                     return !state.queue.isEmpty

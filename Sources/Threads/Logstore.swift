@@ -34,7 +34,11 @@ public final class Logstore: Sendable {
     }
 
     struct WriterState {
+        /// Heads of records queued for the disk, newer than the stored ones.
         var pendingHeads: [LogRef: Head] = [:]
+        /// The committer's generation `pendingHeads` belong to: after a failed write, the records
+        /// they name may never reach the disk, and appends start again from the stored heads.
+        var generation: UInt64 = 0
     }
 
     /// Apart from `writer`, so stamping an event never waits for a record being signed.
@@ -336,25 +340,15 @@ public final class Logstore: Sendable {
         let event = try prepareEvent(body, to: id, now: now, changesAccess: acl != nil)
         let pending = try writer.withLock { state throws(ThreadsError) in
             let pending = try sequence(event, acl: try acl?(), rotatedKey: rotatedKey, state: &state, writtenHere: true)
-            guard acl != nil else { return pending }
-            do throws(ThreadsError) { try waitWritten(pending.ticket) } catch {
-                state.pendingHeads = [:]
-                throw error
-            }
+            if acl != nil { try waitWritten(pending.ticket) }
             return pending
         }
-        if acl == nil {
-            do throws(ThreadsError) { try waitWritten(pending.ticket) } catch {
-                writer.withLock { $0.pendingHeads = [:] }
-                throw error
-            }
-        }
+        if acl == nil { try waitWritten(pending.ticket) }
         return (pending.record, pending.blocks)
     }
 
-    /// Blocks until the write of `ticket` is on disk. When it failed, the caller drops the pending
-    /// heads: the records built on it are lost with it, and the next append starts again from the
-    /// stored head.
+    /// Blocks until the write of `ticket` is on disk. When it failed, so did every write queued
+    /// with it, and the next append starts again from the stored head (`WriterState.generation`).
     private func waitWritten(_ ticket: UInt64) throws(ThreadsError) {
         do { try committer.waitBlocking(for: ticket) } catch { throw .store("\(error)") }
     }
@@ -428,13 +422,7 @@ public final class Logstore: Sendable {
 
         /// Returns once the record is on disk (its synced group is written).
         public func durable() async throws(ThreadsError) {
-            do {
-                try await logstore.committer.wait(for: ticket)
-            } catch {
-                // The records built on this one are lost with it: start again from the stored head.
-                logstore.writer.withLock { $0.pendingHeads = [:] }
-                throw ThreadsError.store("\(error)")
-            }
+            do { try await logstore.committer.wait(for: ticket) } catch { throw ThreadsError.store("\(error)") }
         }
     }
 
@@ -499,6 +487,11 @@ public final class Logstore: Sendable {
     ) throws(ThreadsError) -> PendingAppend {
         let id = event.id
         let log = event.logKey.publicKey.peerID
+        let generation = committer.generation
+        if generation != state.generation {
+            state.pendingHeads = [:]
+            state.generation = generation
+        }
         var head = state.pendingHeads[LogRef(thread: id, log: log)]
         if head == nil { head = try self.head(of: log, in: id) }
         let (record, recordBlock) = try ThreadRecord.makeRecord(
@@ -529,7 +522,13 @@ public final class Logstore: Sendable {
         if let rotatedKey { threadSpace.put(threadKey(id, "key"), rotatedKey.bytes, in: &batch) }
         // The head goes apart: appends that share a synced write then write it once.
         let newHead = headWrite(Head(cid: record.cid, sequence: record.sequence), of: log, in: id)
-        let ticket = committer.enqueue(blocks.all, batch, head: newHead, writtenByCaller: writtenHere)
+        let ticket = committer.enqueue(
+            blocks.all,
+            batch,
+            head: newHead,
+            generation: generation,
+            writtenByCaller: writtenHere
+        )
         return PendingAppend(record: record, blocks: blocks, ticket: ticket, logstore: self)
     }
 

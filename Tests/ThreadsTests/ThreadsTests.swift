@@ -155,6 +155,60 @@ struct LogstoreTests {
         #expect(next.prev == stored.last?.entry.record)
     }
 
+    /// A write that fails once (a disk full for a moment) under many queued appends: the appends
+    /// queued with it fail too, the later ones succeed, and the stored log stays one unbroken
+    /// chain holding every acknowledged record. Before failed writes counted generations, a
+    /// failed append's late reset of the pending heads let a new append reuse a sequence number
+    /// still queued: the log forked and an acknowledged record was overwritten (this test caught
+    /// it).
+    @Test(.timeLimit(.minutes(2))) func aPassingWriteFailureLeavesNoGap() async throws {
+        let store = try TempStore()
+        try store.logstore.addThread(thread, key: key)
+        let log = try store.logstore.ownLogKey(in: thread).publicKey.peerID
+        let logstore = store.logstore
+        let thread = thread
+        var failures = 0
+        var successes: [ThreadRecord] = []
+        for _ in 0..<6 {
+            let outcomes = await withTaskGroup(of: ThreadRecord?.self) { group in
+                for n in 0..<150 {
+                    group.addTask {
+                        if n == 50 { logstore.committer.failNextWrites(1) }
+                        if n % 40 == 0 { return try? logstore.append(Array("sync \(n)".utf8), to: thread).record }
+                        return try? await logstore.appendDurably(Array("r\(n)".utf8), to: thread).record
+                    }
+                }
+                var out: [ThreadRecord?] = []
+                for await outcome in group { out.append(outcome) }
+                return out
+            }
+            failures += outcomes.filter { $0 == nil }.count
+            successes += outcomes.compactMap { $0 }
+        }
+        #expect(failures > 0)
+        #expect(successes.count > 6 * 100)
+
+        // One chain from 0 to the head, every link stored; each success where its caller was told.
+        func checkChain() throws {
+            let entries = try store.logstore.entries(of: log, in: thread)
+            #expect(entries.map(\.sequence) == Array(0..<UInt64(entries.count)))
+            var previous: CID?
+            for (_, entry) in entries {
+                let bytes = try #require(try store.logstore.blockstore.get(entry.record))
+                let record = try ThreadRecord.open(try Block(cid: entry.record, bytes: bytes), thread: thread, key: key)
+                #expect(record.prev == previous)
+                previous = record.cid
+            }
+            #expect(try store.logstore.head(of: log, in: thread)?.cid == previous)
+            for record in successes {
+                #expect(entries.first { $0.sequence == record.sequence }?.entry.record == record.cid)
+            }
+        }
+        try checkChain()
+        try store.reopen()
+        try checkChain()
+    }
+
     /// Many concurrent durable appends (signed in batches by whichever caller drains the queue)
     /// and synchronous ones in between, the very first ones included, still make one unbroken
     /// log, and each caller gets back the record that holds its own body.
