@@ -29,6 +29,24 @@ final class TempStore: @unchecked Sendable {
         database.close()
         try? FileManager.default.removeItem(atPath: path)
     }
+
+    /// The stored records of `log`, oldest first, once checked to make one chain: every sequence
+    /// number from 0 once, each record linking to the one before, the head the newest.
+    func checkedChain(of log: PeerID, in thread: ThreadID, key: ThreadKey) throws -> [(
+        entry: Logstore.Entry, record: ThreadRecord
+    )] {
+        let entries = try logstore.entries(of: log, in: thread)
+        #expect(entries.map(\.sequence) == Array(0..<UInt64(entries.count)))
+        var chain: [(entry: Logstore.Entry, record: ThreadRecord)] = []
+        for (_, entry) in entries {
+            let bytes = try #require(try logstore.blockstore.get(entry.record))
+            let record = try ThreadRecord.open(try Block(cid: entry.record, bytes: bytes), thread: thread, key: key)
+            #expect(record.prev == chain.last?.record.cid)
+            chain.append((entry, record))
+        }
+        #expect(try logstore.head(of: log, in: thread)?.cid == chain.last?.record.cid)
+        return chain
+    }
 }
 
 @Suite("Thread identifiers and keys")
@@ -190,18 +208,9 @@ struct LogstoreTests {
 
         // One chain from 0 to the head, every link stored; each success where its caller was told.
         func checkChain() throws {
-            let entries = try store.logstore.entries(of: log, in: thread)
-            #expect(entries.map(\.sequence) == Array(0..<UInt64(entries.count)))
-            var previous: CID?
-            for (_, entry) in entries {
-                let bytes = try #require(try store.logstore.blockstore.get(entry.record))
-                let record = try ThreadRecord.open(try Block(cid: entry.record, bytes: bytes), thread: thread, key: key)
-                #expect(record.prev == previous)
-                previous = record.cid
-            }
-            #expect(try store.logstore.head(of: log, in: thread)?.cid == previous)
+            let chain = try store.checkedChain(of: log, in: thread, key: key)
             for record in successes {
-                #expect(entries.first { $0.sequence == record.sequence }?.entry.record == record.cid)
+                #expect(chain.first { $0.record.sequence == record.sequence }?.record.cid == record.cid)
             }
         }
         try checkChain()
@@ -237,20 +246,14 @@ struct LogstoreTests {
         // After a restart: every sequence once, each linking to the one before, each body where
         // its caller was told it is.
         try store.reopen()
-        let entries = try store.logstore.entries(of: log, in: thread)
-        #expect(entries.map(\.sequence) == Array(0..<300))
-        var previous: CID?
-        for (sequence, entry) in entries {
-            let bytes = try #require(try store.logstore.blockstore.get(entry.record))
-            let record = try ThreadRecord.open(try Block(cid: entry.record, bytes: bytes), thread: thread, key: key)
-            #expect(record.prev == previous)
-            previous = record.cid
-            let expected = returned.first { $0.1.sequence == sequence }
+        let chain = try store.checkedChain(of: log, in: thread, key: key)
+        #expect(chain.count == 300)
+        for (entry, record) in chain {
+            let expected = returned.first { $0.1.sequence == record.sequence }
             #expect(expected?.1.cid == entry.record)
             let body = String(decoding: try store.logstore.read(entry, in: thread).body, as: UTF8.self)
             #expect(body == expected?.0)
         }
-        #expect(try store.logstore.head(of: log, in: thread)?.cid == previous)
     }
 
     /// A synchronous append (as the access log's admissions make) right behind queued group-commit
