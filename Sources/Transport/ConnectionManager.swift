@@ -194,14 +194,17 @@ public actor ConnectionManager {
         }
         // A peer that dials (or is dialled) while an older connection stands no longer has that
         // one: it restarted, or the old one died without a word (a power cut). Waiting for
-        // keep-alive to notice would leave it unreachable for most of a minute.
-        let stale = existing.since + limits.collapseWindow < .now
+        // keep-alive to notice would leave it unreachable for most of a minute. A side dials only
+        // when it holds no connection to the peer, so a second connection dialled by the side that
+        // dialled the first is such a replacement, however soon it comes.
+        let newInitiator = dialedByUs ? localPeer : peer
+        let existingInitiator = existing.dialedByUs ? localPeer : peer
+        let stale = newInitiator == existingInitiator || existing.since + limits.collapseWindow < .now
         if !stale {
-            // Two connections to one peer (both dialled at once): keep the one initiated by the
-            // smaller peer ID. Both sides apply the same rule, so they keep the same connection.
+            // Two connections to one peer, one dialled by each side at once: keep the one
+            // initiated by the smaller peer ID. Both sides apply the same rule, so they keep the
+            // same connection.
             let preferred = min(localPeer, peer)
-            let newInitiator = dialedByUs ? localPeer : peer
-            let existingInitiator = existing.dialedByUs ? localPeer : peer
             guard newInitiator == preferred, existingInitiator != preferred else {
                 await connection.close()
                 return existing.connection
