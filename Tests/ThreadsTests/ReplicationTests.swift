@@ -18,19 +18,23 @@ final class ThreadsTestNode: @unchecked Sendable {
     var peer: PeerID { manager.localPeer }
     var logstore: Logstore { store.logstore }
 
-    /// `rewrite` changes each replication request before this node serves it (a misbehaving peer).
+    /// `rewrite` changes each replication request before this node serves it, `rewriteReply` each
+    /// answer before it is sent (a misbehaving peer).
     init(
         fetchBlock: Replicator.BlockFetcher? = nil,
-        rewrite: (@Sendable ([UInt8]) -> [UInt8])? = nil
+        rewrite: (@Sendable ([UInt8]) -> [UInt8])? = nil,
+        rewriteReply: (@Sendable ([UInt8]) -> [UInt8])? = nil
     ) async throws {
         store = try TempStore()
         var protocols = MuxProtocols()
         let slot = Slot<Replicator>()
         Replicator.register(in: &protocols, slot: slot)
-        if let rewrite {
+        if rewrite != nil || rewriteReply != nil {
             protocols.handleRequests(Replicator.protocolName) { request in
                 guard let replicator = slot.value else { throw ThreadsError.notAllowed("not ready") }
-                return .single(try await replicator.serve(rewrite(request.payload), from: request.remotePeer))
+                let payload = rewrite?(request.payload) ?? request.payload
+                let reply = try await replicator.serve(payload, from: request.remotePeer)
+                return .single(rewriteReply?(reply) ?? reply)
             }
         }
         manager = ConnectionManager(transport: SecureTransport(identity: Ed25519.PrivateKey()), protocols: protocols)

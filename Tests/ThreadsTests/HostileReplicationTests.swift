@@ -1,0 +1,122 @@
+import DagCBOR
+import Foundation
+import Multiformats
+import Sodium
+import Synchronization
+import Testing
+import ThreadsTestKit
+
+@testable import Threads
+
+/// Replication messages a peer can send, mangled every way: the node answers or refuses each one,
+/// never crashes, and keeps its data intact; a puller fed mangled answers stores only records that
+/// check out.
+@Suite("Hostile replication messages", .serialized)
+struct HostileReplicationTests {
+    /// `bytes` changed one of several ways: a flipped byte, cut short, a random splice, a
+    /// repeated range, or random bytes of the same length.
+    static func mutate(_ bytes: [UInt8], _ random: inout SeededGenerator) -> [UInt8] {
+        guard !bytes.isEmpty else { return random.bytes(8) }
+        var out = bytes
+        switch random.below(5) {
+        case 0:
+            for _ in 0...random.below(3) {
+                out[random.below(out.count)] ^= UInt8(truncatingIfNeeded: random.next() | 1)
+            }
+        case 1:
+            out = Array(out.prefix(random.below(out.count)))
+        case 2:
+            let at = random.below(out.count)
+            out.replaceSubrange(at..<min(out.count, at + random.below(16)), with: random.bytes(random.below(24)))
+        case 3:
+            let from = random.below(out.count)
+            let range = from..<min(out.count, from + 1 + random.below(64))
+            out.insert(contentsOf: out[range], at: random.below(out.count))
+        default:
+            out = random.bytes(out.count)
+        }
+        return out
+    }
+
+    @Test(.timeLimit(.minutes(2))) func mangledRequestsAndPushesAreRefusedWithoutHarm() async throws {
+        let a = try await ThreadsTestNode()
+        let thread = ThreadID(variant: .raw)
+        let key = ThreadKey()
+        try a.logstore.addThread(thread, key: key)
+        for n in 0..<5 { try await a.write("a\(n)", to: thread) }
+        let log = try a.logstore.ownLogKey(in: thread).publicKey.peerID
+        // Another writer's record, new to a: what a push carries.
+        let writer = try TempStore()
+        try writer.logstore.addThread(thread, key: key)
+        let (_, blocks) = try writer.logstore.append(Array("w0".utf8), to: thread)
+
+        let member = Ed25519.PrivateKey().publicKey.peerID
+        let proof = IPLD.bytes(Replicator.proof(thread: thread, key: key, peer: member))
+        let seeds: [[UInt8]] = try [
+            ["op": .string("heads")],
+            ["op": .string("records"), "log": .bytes(log.bytes), "from": .integer(0)],
+            ["op": .string("records"), "log": .bytes(log.bytes), "from": .integer(3)],
+            ["op": .string("push"), "blocks": Replicator.wire(blocks.all)],
+        ].map { fields in
+            var map = fields
+            map["thread"] = .bytes(thread.bytes)
+            map["proof"] = proof
+            return try DagCBOR.encode(.map(map))
+        }
+        var random = SeededGenerator(seed: 0x7468_7265_6164)
+        var answered = 0
+        for round in 0..<800 {
+            // Every 20th message goes through intact, among the mangled ones.
+            let seed = seeds[round % seeds.count]
+            let payload = round % 20 < 4 ? seed : Self.mutate(seed, &random)
+            if (try? await a.replicator.serve(payload, from: member)) != nil { answered += 1 }
+            await a.replicator.receivePush(payload, from: member)
+        }
+        // The intact requests are answered, and a few mangled ones still make sense (a changed
+        // `from`, say); most are refused.
+        #expect(answered >= 120 && answered < 300)
+
+        // a's own records are all there and readable, and the intact push was taken, checked.
+        #expect(try a.bodies(thread) == ((0..<5).map { "a\($0)" } + ["w0"]).sorted())
+        #expect(try a.store.checkedChain(of: log, in: thread, key: key).count == 5)
+        // And it still serves its records.
+        let reply = try await a.replicator.serve(seeds[1], from: member)
+        #expect(try DagCBOR.decode(reply).mapValue?["records"]?.listValue?.count == 5)
+        await a.shutdown()
+    }
+
+    @Test(.timeLimit(.minutes(2))) func aPullerStoresOnlyWhatChecksOutFromMangledAnswers() async throws {
+        let mangle = Mutex(true)
+        let mangled = Mutex(0)
+        let random = Mutex(SeededGenerator(seed: 42))
+        let a = try await ThreadsTestNode(rewriteReply: { reply in
+            guard mangle.withLock({ $0 }) else { return reply }
+            return random.withLock { generator in
+                guard generator.below(8) != 0 else { return reply }
+                mangled.withLock { $0 += 1 }
+                return Self.mutate(reply, &generator)
+            }
+        })
+        let b = try await ThreadsTestNode()
+        let thread = ThreadID(variant: .raw)
+        let key = ThreadKey()
+        try a.logstore.addThread(thread, key: key)
+        for n in 0..<40 { try a.logstore.append(Array("a\(n)".utf8), to: thread) }
+        let log = try a.logstore.ownLogKey(in: thread).publicKey.peerID
+        try await b.join(thread, key: key, through: a)
+        for _ in 0..<12 { _ = await b.replicator.pull(thread, from: a.peer) }
+        #expect(mangled.withLock { $0 } > 10)
+
+        // Whatever b stored is a prefix of a's log, every link checked.
+        let partial = try b.store.checkedChain(of: log, in: thread, key: key)
+        #expect(partial.count <= 40)
+        #expect(Set(try b.bodies(thread)).isSubset(of: Set((0..<40).map { "a\($0)" })))
+
+        // Once the answers are honest again, b gets the rest.
+        mangle.withLock { $0 = false }
+        _ = await b.replicator.pull(thread, from: a.peer)
+        #expect(try b.store.checkedChain(of: log, in: thread, key: key).count == 40)
+        #expect(try b.bodies(thread) == (0..<40).map { "a\($0)" }.sorted())
+        for node in [a, b] { await node.shutdown() }
+    }
+}
