@@ -204,8 +204,7 @@ public actor ConnectionManager {
             // Two connections to one peer, one dialled by each side at once: keep the one
             // initiated by the smaller peer ID. Both sides apply the same rule, so they keep the
             // same connection.
-            let preferred = min(localPeer, peer)
-            guard newInitiator == preferred, existingInitiator != preferred else {
+            guard newInitiator == min(localPeer, peer) else {
                 await connection.close()
                 return existing.connection
             }

@@ -144,15 +144,7 @@ import ThreadsTestKit
                 prev: rng.next() % 2 == 0 ? nil : try Self.cid(&rng),
                 event: try Self.cid(&rng)
             )
-            var bytes = try DagCBOR.encode(shape.ipld)
-            switch rng.below(4) {
-            case 0: bytes = rng.bytes(rng.below(120))
-            case 1: bytes.removeLast(rng.below(bytes.count) + 1)
-            case 2:
-                let at = rng.below(bytes.count)
-                bytes.replaceSubrange(at..<min(bytes.count, at + rng.below(4) + 1), with: rng.bytes(rng.below(4) + 1))
-            default: bytes[rng.below(bytes.count)] = UInt8(truncatingIfNeeded: rng.next())
-            }
+            let bytes = rng.mangled(try DagCBOR.encode(shape.ipld))
             guard let read = try? Shape(reading: bytes) else { continue }
             accepted += 1
             #expect(try DagCBOR.decode(bytes) == read.ipld)

@@ -54,6 +54,29 @@ public struct SeededGenerator: RandomNumberGenerator {
     public mutating func below(_ n: Int) -> Int {
         Int(next() % UInt64(n))
     }
+
+    /// `bytes` changed one of several ways a hostile or broken peer might: a few flipped bytes,
+    /// cut short, a random splice, a repeated range, or random bytes of the same length.
+    public mutating func mangled(_ bytes: [UInt8]) -> [UInt8] {
+        guard !bytes.isEmpty else { return self.bytes(8) }
+        var out = bytes
+        switch below(5) {
+        case 0:
+            for _ in 0...below(3) { out[below(out.count)] ^= UInt8(truncatingIfNeeded: next() | 1) }
+        case 1:
+            out = Array(out.prefix(below(out.count)))
+        case 2:
+            let at = below(out.count)
+            out.replaceSubrange(at..<min(out.count, at + below(16)), with: self.bytes(below(24)))
+        case 3:
+            let from = below(out.count)
+            let range = from..<min(out.count, from + 1 + below(64))
+            out.insert(contentsOf: out[range], at: below(out.count))
+        default:
+            out = self.bytes(out.count)
+        }
+        return out
+    }
 }
 
 extension TestKit {
