@@ -117,6 +117,33 @@ struct MessageTests {
         #expect(throws: DHTError.self) { try Envelope.open(sealedMap { $0["t"] = .bytes([1]) }, limit: 4096) }
     }
 
+    /// A peer signs whatever it likes with its own key, so a valid signature says nothing about
+    /// the message inside: mangled messages under good signatures give typed errors, and what
+    /// parses is a message that seals and opens to itself.
+    @Test func mangledMessagesUnderValidSignaturesFailCleanly() throws {
+        var rng = SeededGenerator(seed: 51)
+        let messages = try sampleMessages().map { try DagCBOR.encode($0.ipld) }
+        var parsed = 0
+        for round in 0..<5000 {
+            guard let body = try? DagCBOR.decode(rng.mangled(messages[round % messages.count])) else { continue }
+            var fields: [String: IPLD] = [
+                "v": .uint(1), "t": .bytes([1, 2, 3, 4, 5, 6, 7, 8]), "s": .bytes(identity.publicKey.peerID.bytes),
+                "ts": .uint(1_700_000_000_000), "m": body,
+            ]
+            fields["sig"] = .bytes(identity.signature(for: Envelope.domain + IPLD.map(fields).encoded))
+            let opened: Envelope
+            do {
+                opened = try Envelope.open(IPLD.map(fields).encoded, limit: 1 << 20)
+            } catch {
+                // typed throws: a DHTError is the only other outcome
+                continue
+            }
+            parsed += 1
+            #expect(try Envelope.open(opened.sealed(with: identity), limit: 1 << 20).message == opened.message)
+        }
+        #expect(parsed > 0)
+    }
+
     @Test func recordsCarryTheirSignersSignature() throws {
         let key = DHTKey(peer: identity.publicKey.peerID)
         let record = ProviderRecord(key: key, addresses: [], issued: 5, identity: identity)

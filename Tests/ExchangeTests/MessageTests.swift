@@ -50,6 +50,34 @@ struct MessageTests {
         }
     }
 
+    @Test func mangledMessagesFailCleanlyOrRoundTrip() throws {
+        var rng = SeededGenerator(seed: 52)
+        let samples = [
+            ExchangeMessage(
+                wants: [
+                    .init(cid: Self.cid(1), kind: .wantHave, priority: 7, sendDontHave: true),
+                    .init(cid: Self.cid(2), kind: .wantBlock, priority: 1 << 20),
+                    .init(cid: Self.cid(3), kind: .cancel),
+                ],
+                presences: [(Self.cid(4), .have), (Self.cid(5), .dontHave)]
+            ),
+            ExchangeMessage(blocks: [(Self.cid(6), rng.bytes(300)), (Self.cid(7), []), (Self.cid(8), rng.bytes(5))]),
+        ].map { $0.encoded() }
+        var decoded = 0
+        for round in 0..<6000 {
+            let message: ExchangeMessage
+            do {
+                message = try ExchangeMessage(decoding: rng.mangled(samples[round % samples.count]))
+            } catch {
+                // typed throws: a ExchangeError is the only other outcome
+                continue
+            }
+            decoded += 1
+            #expect(try ExchangeMessage(decoding: message.encoded()) == message)
+        }
+        #expect(decoded > 0)
+    }
+
     @Test func ledgersAreCappedAndCancelsRemoveWants() {
         var ledger = Ledger()
         for n in 0..<10 { #expect(ledger.apply(.init(cid: Self.cid(n), kind: .wantBlock), cap: 8) == (n < 8)) }

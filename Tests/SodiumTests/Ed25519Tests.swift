@@ -1,5 +1,6 @@
 import Multiformats
 import Testing
+import ThreadsTestKit
 
 @testable import Sodium
 
@@ -77,6 +78,28 @@ import Testing
         for cut in 0..<36 {
             #expect(throws: SodiumError.self) {
                 try Ed25519.PublicKey(protobufBytes: Array(key.publicKey.protobufBytes.prefix(cut)))
+            }
+        }
+    }
+
+    @Test func mangledProtobufKeysFailCleanly() throws {
+        var rng = SeededGenerator(seed: 55)
+        let key = Ed25519.PrivateKey()
+        let publicBytes = key.publicKey.protobufBytes
+        let privateBytes = key.protobufBytes.unsafeCopy
+        for _ in 0..<4000 {
+            do {
+                let parsed = try Ed25519.PublicKey(protobufBytes: rng.mangled(publicBytes))
+                #expect(try Ed25519.PublicKey(protobufBytes: parsed.protobufBytes) == parsed)
+            } catch {
+                // typed throws: a SodiumError is the only other outcome
+            }
+            do {
+                // A private key parses only when its public half matches its seed.
+                let parsed = try Ed25519.PrivateKey(protobufBytes: rng.mangled(privateBytes))
+                #expect(try parsed.publicKey == Ed25519.PrivateKey(seed: parsed.seed.unsafeCopy).publicKey)
+            } catch {
+                // typed throws: a SodiumError is the only other outcome
             }
         }
     }

@@ -1,4 +1,5 @@
 import Testing
+import ThreadsTestKit
 
 @testable import ThreadsDB
 
@@ -20,5 +21,27 @@ import Testing
         #expect(throws: (any Error).self) { try JSON(parsing: "01") }
         #expect(throws: (any Error).self) { try JSON(parsing: "1e999") }
         #expect(throws: (any Error).self) { try JSON(parsing: String(repeating: "[", count: 300)) }
+    }
+    /// Documents come from clients and, inside events, from other writers: mangled ones give a
+    /// typed error, and whatever parses serializes to text that parses to the same value.
+    @Test func mangledDocumentsFailCleanlyOrRoundTrip() throws {
+        var rng = SeededGenerator(seed: 54)
+        let samples = [
+            #"{"_id":"a1","name":"Ada","tags":["x","y\u00e9"],"n":-12.5e3,"ok":true,"nil":null}"#,
+            #"[{"a":{"b":[1,2,{"c":"\ud83d\ude00"}]}},0.25,"tab\t",false]"#,
+        ].map { Array($0.utf8) }
+        var parsed = 0
+        for round in 0..<6000 {
+            let value: JSON
+            do {
+                value = try JSON(parsing: rng.mangled(samples[round % samples.count]))
+            } catch {
+                // typed throws: a DBError is the only other outcome
+                continue
+            }
+            parsed += 1
+            #expect(try JSON(parsing: value.serialized) == value)
+        }
+        #expect(parsed > 0)
     }
 }

@@ -219,4 +219,48 @@ struct ReducerTests {
         let future = try DagCBOR.encode(["db": 2, "actions": []])
         #expect(throws: DBError.self) { try DBEvent(decoding: future) }
     }
+    /// Event bodies come from other writers: mangled ones are refused with a typed error or not
+    /// taken for database events, and whatever decodes round-trips and applies without harm to
+    /// the instances already stored.
+    @Test func mangledEventsAreRefusedOrApplyCleanly() throws {
+        var random = SeededGenerator(seed: 56)
+        let temp = try TempDatabase()
+        let thread = ThreadID(variant: .raw)
+        let space = Keyspace(temp.database, prefix: Keyspace.db)
+        let reader = DBReader(space: space, thread: thread, snapshot: nil)
+        let log = Ed25519.PrivateKey().publicKey.peerID
+        var applier = Applier(reader: reader)
+        try applier.apply(
+            DBEvent(actions: [
+                .collection(try CollectionDefinition(name: "keep", schema: JSONSchema(true))),
+                .create(collection: "keep", id: "k", fields: ["v": 1]),
+            ]),
+            clock: HLCTimestamp(wall: 1_000_000, counter: 0),
+            log: log
+        )
+        try temp.database.write(try applier.batch(in: space))
+        let samples = Self.events(seed: 57, count: 40).map(\.event.encoded)
+        var decoded = 0
+        for round in 0..<4000 {
+            let event: DBEvent?
+            do {
+                event = try DBEvent(decoding: random.mangled(samples[round % samples.count]))
+            } catch {
+                continue  // typed throws: a DBError
+            }
+            guard let event else { continue }
+            decoded += 1
+            #expect(try DBEvent(decoding: event.encoded) == event)
+            // Stamped before the stored instance, so they cannot overwrite or delete it.
+            var applier = Applier(reader: reader)
+            do {
+                try applier.apply(event, clock: HLCTimestamp(wall: UInt64(round), counter: 0), log: log)
+                try temp.database.write(try applier.batch(in: space))
+            } catch {
+                #expect(error is DBError || error is StoreError)
+            }
+        }
+        #expect(decoded > 0)
+        #expect(try reader.get("keep", id: "k") == ["_id": "k", "v": 1])
+    }
 }

@@ -484,4 +484,42 @@ struct InviteTests {
             #expect(throws: ThreadsError.self, "\(bad)") { try Invite(bad) }
         }
     }
+    /// Invites are pasted by people and thread IDs and keys arrive from peers: mangled ones give
+    /// typed errors, and whatever parses prints back to a string that parses to the same value.
+    @Test func mangledInvitesIDsAndKeysFailCleanlyOrRoundTrip() throws {
+        var rng = SeededGenerator(seed: 53)
+        let peer = Ed25519.PrivateKey().publicKey.peerID
+        let address = try Multiaddr("/ip4/10.0.0.1/tcp/4006/p2p/\(peer)")
+        let thread = ThreadID(variant: .accessControlled)
+        let invites = [
+            try Invite(
+                address: address,
+                thread: thread,
+                role: .writer,
+                key: ThreadKey(),
+                owner: peer,
+                logKey: Ed25519.PrivateKey()
+            ),
+            try Invite(address: address, thread: thread, role: .replica, key: ThreadKey(), owner: peer),
+            try Invite(address: address, thread: ThreadID(variant: .raw), role: .reader, key: ThreadKey()),
+        ].map { Array($0.description.utf8) }
+        var parsed = 0
+        for round in 0..<4000 {
+            let text = String(decoding: rng.mangled(invites[round % invites.count]), as: UTF8.self)
+            do {
+                let invite = try Invite(text)
+                parsed += 1
+                #expect(try Invite(invite.description) == invite)
+            } catch {
+                // typed throws: a ThreadsError is the only other outcome
+            }
+            if let id = try? ThreadID(bytes: rng.mangled(thread.bytes)) {
+                #expect(try ThreadID(id.description) == id)
+            }
+            if let key = try? ThreadKey(bytes: rng.mangled(ThreadKey().bytes)) {
+                #expect(try ThreadKey(key.secretString) == key)
+            }
+        }
+        #expect(parsed > 0)
+    }
 }
