@@ -41,6 +41,11 @@ public actor Replicator {
     /// returned pull has seen everything the peer had when it was called.
     var pulling: [String: (id: Int, task: Task<Int, Never>)] = [:]
     var nextPull = 0
+    /// Threads and peers with a pull queued by a push, not started yet (see `pullAfterPush`).
+    var queuedPushPulls: Set<String> = []
+    /// Callers of `pull` waiting for a running pull of the same thread and peer: now, and the
+    /// most there have been at once.
+    private(set) var pullWaiters = (now: 0, most: 0)
     var subscribers: [Int: AsyncStream<(ThreadID, ThreadRecord)>.Continuation] = [:]
     /// The newest head sequence peers reported per log in pulls: what this node knows exists.
     var reportedHeads: [ThreadID: [PeerID: UInt64]] = [:]
@@ -296,7 +301,7 @@ public actor Replicator {
                 // A body to fetch through the exchange: this handler holds the connection's reads
                 // (ordered messages), so the fetch could never see its answer here. A pull, in
                 // its own task, gets the record and its body.
-                Task { await self.pull(thread, from: peer) }
+                pullAfterPush(thread, from: peer)
                 return
             }
             do {
@@ -315,9 +320,8 @@ public actor Replicator {
                     Task { await self.forward(list, thread: thread, except: peer) }
                 }
             } catch ThreadsError.brokenChain {
-                // A gap (we missed earlier records): fetch them from the sender, in a task of its
-                // own (this handler holds the connection's reads, which the pull's answers need).
-                Task { await self.pull(thread, from: peer) }
+                // A gap (we missed earlier records): fetch them from the sender.
+                pullAfterPush(thread, from: peer)
             }
         } catch {
             logger.notice("refused a pushed record", metadata: ["peer": "\(peer)", "reason": "\(error)"])
@@ -372,18 +376,15 @@ public actor Replicator {
     /// number of records ingested.
     @discardableResult
     public func pull(_ thread: ThreadID, from peer: PeerID) async -> Int {
-        let tag = "\(thread)/\(peer)"
+        let tag = Self.pullTag(thread, peer)
         // Any pull numbered from here on starts after this call, so it sees everything the peer
         // had when called: callers that arrive while a pull runs share the one after it, rather
         // than each queueing a pull of their own.
         let wanted = nextPull
         var earlier = 0
-        while let running = pulling[tag] {
-            let count = await running.task.value
-            if running.id >= wanted { return earlier + count }
+        while let (id, count) = await awaitRunningPull(tag) {
+            if id >= wanted { return earlier + count }
             earlier += count
-            // Finished: clear it here too, in case its owner has not resumed yet.
-            if pulling[tag]?.id == running.id { pulling[tag] = nil }
         }
         let id = nextPull
         nextPull += 1
@@ -402,6 +403,37 @@ public actor Replicator {
         let count = await task.value
         if pulling[tag]?.id == id { pulling[tag] = nil }
         return earlier + count
+    }
+
+    private static func pullTag(_ thread: ThreadID, _ peer: PeerID) -> String { "\(thread)/\(peer)" }
+
+    /// Waits for the pull running for `tag`, if any; returns its number and what it stored.
+    private func awaitRunningPull(_ tag: String) async -> (id: Int, count: Int)? {
+        guard let running = pulling[tag] else { return nil }
+        pullWaiters.now += 1
+        pullWaiters.most = max(pullWaiters.most, pullWaiters.now)
+        let count = await running.task.value
+        pullWaiters.now -= 1
+        // Finished: clear it here too, in case its owner has not resumed yet.
+        if pulling[tag]?.id == running.id { pulling[tag] = nil }
+        return (running.id, count)
+    }
+
+    /// Pulls from a member after one of its pushes (a body to fetch, or a gap), in a task of its
+    /// own: the push handler holds the connection's reads, which the pull's answers need. A
+    /// member can push far faster than pulls run, so one pull is queued per thread and peer: it
+    /// starts once the running one ends and covers every push that came before it starts, and a
+    /// flood of pushes holds no more than that one task.
+    private func pullAfterPush(_ thread: ThreadID, from peer: PeerID) {
+        let tag = Self.pullTag(thread, peer)
+        guard queuedPushPulls.insert(tag).inserted else { return }
+        Task {
+            while await self.awaitRunningPull(tag) != nil {}
+            // Nothing runs for this tag now, and `pull` registers its own run before it first
+            // suspends: pushes from here on queue the next one.
+            self.queuedPushPulls.remove(tag)
+            await self.pull(thread, from: peer)
+        }
     }
 
     private func pullOnce(_ thread: ThreadID, from peer: PeerID) async throws -> Int {

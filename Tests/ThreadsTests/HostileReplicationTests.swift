@@ -94,4 +94,35 @@ struct HostileReplicationTests {
         #expect(try b.bodies(thread) == (0..<40).map { "a\($0)" }.sorted())
         for node in [a, b] { await node.shutdown() }
     }
+    /// Pushes whose body is a link (or that leave a gap) send the node pulling from their sender.
+    /// A member that floods them queues one pull, not one waiting task per push.
+    @Test(.timeLimit(.minutes(2))) func aFloodOfPushesQueuesOnePullNotOnePerPush() async throws {
+        let a = try await ThreadsTestNode()
+        let b = try await ThreadsTestNode()
+        let thread = ThreadID(variant: .raw)
+        let key = ThreadKey()
+        try b.logstore.addThread(thread, key: key)
+        for n in 0..<20 { try b.logstore.append(Array("b\(n)".utf8), to: thread) }
+        try await a.join(thread, key: key, through: b)
+        let (_, blocks) = try b.logstore.append(Array("b20".utf8), to: thread)
+        let pushed = Replicator.wire(blocks.all).listValue ?? []
+        let payload = try DagCBOR.encode(
+            .map([
+                "op": .string("push"), "thread": .bytes(thread.bytes),
+                "proof": .bytes(Replicator.proof(thread: thread, key: key, peer: b.peer)),
+                "blocks": .list(Array(pushed.prefix(3)) + [.link(blocks.body.cid)]),
+            ])
+        )
+        for _ in 0..<3000 { await a.replicator.receivePush(payload, from: b.peer) }
+        try await TestKit.waitUntil {
+            let running = await a.replicator.pulling.count
+            let queued = await a.replicator.queuedPushPulls.count
+            let idle = running == 0 && queued == 0
+            return try a.recordCount(thread) == 21 && idle
+        }
+        // Besides the one queued by pushes, the pulls the connection itself started may wait.
+        #expect(await a.replicator.pullWaiters.most <= 3)
+        #expect(try a.bodies(thread) == (0...20).map { "b\($0)" }.sorted())
+        for node in [a, b] { await node.shutdown() }
+    }
 }
