@@ -32,6 +32,9 @@ public enum TransportError: Error, CustomStringConvertible, Hashable, Sendable {
     case backoff(peer: PeerID, retryIn: Duration)
     /// No address is known for the peer.
     case noAddresses(PeerID)
+    /// The peer keeps sending pings or unanswerable requests while it reads none of the answers:
+    /// this many replies and control frames wait unsent.
+    case unreadReplies(queued: Int)
 
     public var description: String {
         switch self {
@@ -63,6 +66,8 @@ public enum TransportError: Error, CustomStringConvertible, Hashable, Sendable {
             return "transport: dialling \(peer) failed recently; next attempt allowed in \(wait)"
         case .noAddresses(let peer):
             return "transport: no known address for \(peer)"
+        case .unreadReplies(let queued):
+            return "mux: \(queued) replies and control frames wait unsent: the peer sends without reading"
         case .unsupportedAddress(let address):
             return
                 "transport: cannot use '\(address)': expected /ip4/<addr>/tcp/<port> or /ip6/<addr>/tcp/<port>, optionally /p2p/<peer>"

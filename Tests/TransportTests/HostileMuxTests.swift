@@ -4,6 +4,7 @@ import Multiformats
 import NIOCore
 import Sodium
 import Testing
+import ThreadsTestKit
 import Transport
 
 /// Collects log records so a test can check that a dropped connection says why.
@@ -75,6 +76,42 @@ final class RecordingLogHandler: LogHandler, @unchecked Sendable {
         #expect(closing.allSatisfy { $0.contains("reason=") })
         #expect(closing.contains { $0.contains("exceeds the limit") })
         #expect(closing.contains { $0.contains("unknown frame kind") })
+        await good.shutdown()
+        await server.shutdown()
+    }
+    /// Every ping gets a pong, sent without waiting. A peer that sends pings and never reads the
+    /// pongs would leave them waiting behind the full write window without end: past the bound
+    /// the connection closes, with the reason logged, and the node serves its other peers.
+    @Test(.timeLimit(.minutes(2))) func aPeerThatPingsWithoutReadingIsDisconnected() async throws {
+        let log = RecordingLogHandler()
+        var options = MuxConnection.Options()
+        options.logger = Logger(label: "test.mux") { _ in log }
+        let server = ConnectionManager(
+            transport: SecureTransport(identity: Ed25519.PrivateKey()),
+            protocols: ConnectionManagerTests.protocols(),
+            options: options
+        )
+        let bound = try await server.listen(on: Multiaddr("/ip4/127.0.0.1/tcp/0"))
+        let address = try bound.encapsulate(Multiaddr("/p2p/\(server.localPeer)"))
+        let good = ConnectionManager(
+            transport: SecureTransport(identity: Ed25519.PrivateKey()),
+            protocols: MuxProtocols()
+        )
+        let goodConnection = try await good.connect(address)
+
+        // 20,000 ping frames (length 2, kind 7, id 0) per write; nothing is ever read.
+        let pings = ByteBuffer(bytes: [UInt8](repeating: 0, count: 20_000).flatMap { _ in [2, 7, 0] as [UInt8] })
+        let channel = try await SecureTransport(identity: Ed25519.PrivateKey()).dial(address)
+        let closed = try await channel.channel.executeThenClose { _, outbound in
+            for _ in 0..<500 {
+                if log.lines.contains(where: { $0.hasPrefix("closing connection") }) { return true }
+                do { try await outbound.write(pings) } catch { break }
+            }
+            return await TestKit.eventually { log.lines.contains { $0.hasPrefix("closing connection") } }
+        }
+        #expect(closed)
+        #expect(log.lines.contains { $0.contains("the peer sends without reading") }, "\(log.lines)")
+        #expect(try await goodConnection.request("/threads/echo/1", [3]) == [3])
         await good.shutdown()
         await server.shutdown()
     }

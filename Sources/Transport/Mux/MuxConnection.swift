@@ -20,6 +20,9 @@ public actor MuxConnection {
         public var maxConcurrentInbound = 64
         /// Items of a streamed reply buffered for a slow consumer before the call fails.
         public var maxBufferedItems = 1024
+        /// Pongs, error replies and other control frames waiting behind a full write window;
+        /// past this the peer is taken to send without reading, and the connection closes.
+        public var maxQueuedControlFrames = 4096
         /// Where the reasons for closing a connection are logged.
         public var logger = Logger(label: "threads.mux")
 
@@ -45,6 +48,8 @@ public actor MuxConnection {
     private var slotWaiters: [CheckedContinuation<Void, Never>] = []
     private var nextID: UInt64 = 1
     private var unansweredPings = 0
+    /// Control frames and replies sent without waiting, not yet written.
+    private var queuedControlFrames = 0
     private var isClosed = false
 
     public init(_ secure: SecureChannel, protocols: MuxProtocols, options: Options = Options()) {
@@ -127,9 +132,19 @@ public actor MuxConnection {
         }
     }
 
-    /// Sends without waiting, for replies from handlers and control frames.
-    private nonisolated func sendDetached(_ frame: MuxFrame) {
-        Task { try? await self.send(frame) }
+    /// Sends without waiting, for replies from handlers and control frames. Each waits in a
+    /// task of its own behind the write window, so their number is bounded: a peer that causes
+    /// them (pings, requests for unknown protocols) without reading the answers would otherwise
+    /// grow them without end.
+    private func sendDetached(_ frame: MuxFrame) throws(TransportError) {
+        guard queuedControlFrames < options.maxQueuedControlFrames else {
+            throw .unreadReplies(queued: queuedControlFrames)
+        }
+        queuedControlFrames += 1
+        Task {
+            try? await self.send(frame)
+            self.queuedControlFrames -= 1
+        }
     }
 
     private func keepAlive() async throws {
@@ -148,8 +163,9 @@ public actor MuxConnection {
             }
             unansweredPings += 1
             // Not awaited: behind a full write window the ping waits, and the misses are still
-            // counted, so a peer that stopped reading is found out too.
-            sendDetached(MuxFrame(kind: .ping, id: 0))
+            // counted, so a peer that stopped reading is found out too. (With the queue full the
+            // read loop is closing the connection already.)
+            try? sendDetached(MuxFrame(kind: .ping, id: 0))
         }
     }
 
@@ -227,7 +243,8 @@ public actor MuxConnection {
         case .single(let continuation): continuation.resume(throwing: error)
         case .stream(let continuation): continuation.finish(throwing: error)
         }
-        if cancelRemote { sendDetached(MuxFrame(kind: .cancel, id: id)) }
+        // A cancel is a courtesy: with the queue full it is left out.
+        if cancelRemote { try? sendDetached(MuxFrame(kind: .cancel, id: id)) }
     }
 
     // MARK: - Frames in
@@ -260,7 +277,7 @@ public actor MuxConnection {
         case .cancel:
             inbound[frame.id]?.cancel()
         case .ping:
-            sendDetached(MuxFrame(kind: .pong, id: frame.id))
+            try sendDetached(MuxFrame(kind: .pong, id: frame.id))
         case .pong:
             unansweredPings = 0
         }
@@ -287,7 +304,7 @@ public actor MuxConnection {
             return
         }
         guard let handler = protocols.requests[frame.protocolName] else {
-            sendDetached(
+            try sendDetached(
                 MuxFrame(kind: .error, id: frame.id, payload: Array("unknown protocol \(frame.protocolName)".utf8))
             )
             return
