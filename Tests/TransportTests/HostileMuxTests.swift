@@ -32,25 +32,41 @@ final class RecordingLogHandler: LogHandler, @unchecked Sendable {
 /// A peer that breaks the multiplexing rules loses its connection, with the reason logged, while
 /// the node keeps serving a well-behaved peer.
 @Suite struct HostileMuxTests {
-    @Test func oversizedAndMalformedFramesCloseOnlyThatConnection() async throws {
+    /// A node whose mux logs to `log`, and a well-behaved peer connected to it first.
+    struct Setting {
         let log = RecordingLogHandler()
-        var options = MuxConnection.Options()
-        options.logger = Logger(label: "test.mux") { _ in log }
-        let server = ConnectionManager(
-            transport: SecureTransport(identity: Ed25519.PrivateKey()),
-            protocols: ConnectionManagerTests.protocols(),
-            options: options
-        )
-        let bound = try await server.listen(on: Multiaddr("/ip4/127.0.0.1/tcp/0"))
-        let address = try bound.encapsulate(Multiaddr("/p2p/\(server.localPeer)"))
+        let server: ConnectionManager
+        let address: Multiaddr
+        let good: ConnectionManager
+        let goodConnection: MuxConnection
 
-        // A good peer, connected first.
-        let good = ConnectionManager(
-            transport: SecureTransport(identity: Ed25519.PrivateKey()),
-            protocols: MuxProtocols()
-        )
-        let goodConnection = try await good.connect(address)
-        #expect(try await goodConnection.request("/threads/echo/1", [1]) == [1])
+        init() async throws {
+            var options = MuxConnection.Options()
+            options.logger = Logger(label: "test.mux") { [log] _ in log }
+            server = ConnectionManager(
+                transport: SecureTransport(identity: Ed25519.PrivateKey()),
+                protocols: ConnectionManagerTests.protocols(),
+                options: options
+            )
+            let bound = try await server.listen(on: Multiaddr("/ip4/127.0.0.1/tcp/0"))
+            address = try bound.encapsulate(Multiaddr("/p2p/\(server.localPeer)"))
+            good = ConnectionManager(
+                transport: SecureTransport(identity: Ed25519.PrivateKey()),
+                protocols: MuxProtocols()
+            )
+            goodConnection = try await good.connect(address)
+            #expect(try await goodConnection.request("/threads/echo/1", [1]) == [1])
+        }
+
+        func shutdown() async {
+            await good.shutdown()
+            await server.shutdown()
+        }
+    }
+
+    @Test func oversizedAndMalformedFramesCloseOnlyThatConnection() async throws {
+        let setting = try await Setting()
+        let (log, address, goodConnection) = (setting.log, setting.address, setting.goodConnection)
 
         // Hostile peers: a secure channel that then sends bytes the multiplexer must refuse.
         let hostileInputs: [[UInt8]] = [
@@ -76,32 +92,18 @@ final class RecordingLogHandler: LogHandler, @unchecked Sendable {
         #expect(closing.allSatisfy { $0.contains("reason=") })
         #expect(closing.contains { $0.contains("exceeds the limit") })
         #expect(closing.contains { $0.contains("unknown frame kind") })
-        await good.shutdown()
-        await server.shutdown()
+        await setting.shutdown()
     }
     /// Every ping gets a pong, sent without waiting. A peer that sends pings and never reads the
     /// pongs would leave them waiting behind the full write window without end: past the bound
     /// the connection closes, with the reason logged, and the node serves its other peers.
     @Test(.timeLimit(.minutes(2))) func aPeerThatPingsWithoutReadingIsDisconnected() async throws {
-        let log = RecordingLogHandler()
-        var options = MuxConnection.Options()
-        options.logger = Logger(label: "test.mux") { _ in log }
-        let server = ConnectionManager(
-            transport: SecureTransport(identity: Ed25519.PrivateKey()),
-            protocols: ConnectionManagerTests.protocols(),
-            options: options
-        )
-        let bound = try await server.listen(on: Multiaddr("/ip4/127.0.0.1/tcp/0"))
-        let address = try bound.encapsulate(Multiaddr("/p2p/\(server.localPeer)"))
-        let good = ConnectionManager(
-            transport: SecureTransport(identity: Ed25519.PrivateKey()),
-            protocols: MuxProtocols()
-        )
-        let goodConnection = try await good.connect(address)
+        let setting = try await Setting()
+        let log = setting.log
 
         // 20,000 ping frames (length 2, kind 7, id 0) per write; nothing is ever read.
         let pings = ByteBuffer(bytes: [UInt8](repeating: 0, count: 20_000).flatMap { _ in [2, 7, 0] as [UInt8] })
-        let channel = try await SecureTransport(identity: Ed25519.PrivateKey()).dial(address)
+        let channel = try await SecureTransport(identity: Ed25519.PrivateKey()).dial(setting.address)
         let closed = try await channel.channel.executeThenClose { _, outbound in
             for _ in 0..<500 {
                 if log.lines.contains(where: { $0.hasPrefix("closing connection") }) { return true }
@@ -111,8 +113,7 @@ final class RecordingLogHandler: LogHandler, @unchecked Sendable {
         }
         #expect(closed)
         #expect(log.lines.contains { $0.contains("the peer sends without reading") }, "\(log.lines)")
-        #expect(try await goodConnection.request("/threads/echo/1", [3]) == [3])
-        await good.shutdown()
-        await server.shutdown()
+        #expect(try await setting.goodConnection.request("/threads/echo/1", [3]) == [3])
+        await setting.shutdown()
     }
 }
