@@ -464,15 +464,29 @@ public actor Replicator {
         }
         heads.sort { ($0.log == owner ? 0 : 1, $0.log) < ($1.log == owner ? 0 : 1, $1.log) }
         for (log, theirs) in heads {
+            // In an access-controlled thread only logs its access log names can hold records
+            // this node takes (the owner's log, pulled first, admits the others): a head for any
+            // other log is neither fetched nor counted as lag.
+            if thread.variant == .accessControlled, log != owner, try logstore.role(of: log, in: thread) == nil {
+                continue
+            }
             reportedHeads[thread, default: [:]][log] = max(reportedHeads[thread]?[log] ?? 0, theirs)
-        }
-        for (log, theirs) in heads {
-            do { ingested += try await pullLog(log, upTo: theirs, thread: thread, source: peer, call: call) } catch {
-                // One log refused (a revoked writer, a bad record) does not stop the others.
+            do {
+                ingested += try await pullLog(log, upTo: theirs, thread: thread, source: peer, call: call)
+            } catch {
+                // One log refused (a revoked writer, a bad record) does not stop the others; its
+                // head stays reported, as records this node knows of and does not hold.
                 logger.info(
                     "pull of a log failed",
                     metadata: ["peer": "\(peer)", "log": "\(log)", "reason": "\(error)"]
                 )
+                continue
+            }
+            // The peer served all it had and stopped short of the head it claimed: the claim is
+            // withdrawn, so made-up heads neither show as lag nor pile up here.
+            let ours = try logstore.head(of: log, in: thread)?.sequence
+            if ours.map({ $0 < theirs }) ?? true {
+                reportedHeads[thread]?[log] = ours
             }
         }
         return ingested

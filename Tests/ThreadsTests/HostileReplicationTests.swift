@@ -125,4 +125,60 @@ struct HostileReplicationTests {
         #expect(try a.bodies(thread) == (0...20).map { "b\($0)" }.sorted())
         for node in [a, b] { await node.shutdown() }
     }
+    /// A member's heads answer may name logs it has no records of, or heads beyond what it holds:
+    /// such claims count as lag only until the member fails to serve them, and in an
+    /// access-controlled thread logs the access log does not name are not fetched at all.
+    @Test(.timeLimit(.minutes(2)), arguments: [ThreadID.Variant.raw, .accessControlled])
+    func madeUpHeadsAreNotKept(variant: ThreadID.Variant) async throws {
+        let fakes = (0..<50).map { _ in Ed25519.PrivateKey().publicKey.peerID }
+        let realLog = Mutex<PeerID?>(nil)
+        let recordsAsked = Mutex(0)
+        let b = try await ThreadsTestNode(
+            rewrite: { request in
+                if let fields = try? DagCBOR.decode(request).mapValue, fields["op"]?.stringValue == "records" {
+                    recordsAsked.withLock { $0 += 1 }
+                }
+                return request
+            },
+            rewriteReply: { reply in
+                guard var fields = try? DagCBOR.decode(reply).mapValue, var heads = fields["heads"]?.listValue,
+                    let real = realLog.withLock({ $0 })
+                else { return reply }
+                // Made-up logs, and the real log claimed 1000 records ahead.
+                heads = heads.map { item in
+                    guard var head = item.mapValue, head["log"]?.bytesValue == real.bytes else { return item }
+                    head["seq"] = .integer(1019)
+                    return .map(head)
+                }
+                heads += fakes.map {
+                    .map(["log": .bytes($0.bytes), "seq": .integer(1_000_000_000_000), "cid": .null])
+                }
+                fields["heads"] = .list(heads)
+                return (try? DagCBOR.encode(.map(fields))) ?? reply
+            }
+        )
+        let a = try await ThreadsTestNode()
+        let thread = ThreadID(variant: variant)
+        let key = ThreadKey()
+        let log = Ed25519.PrivateKey()
+        let owner = variant == .accessControlled ? log.publicKey.peerID : nil
+        try b.logstore.addThread(thread, key: key, owner: owner)
+        try b.logstore.setOwnLogKey(log, in: thread)
+        for n in 0..<20 { try b.logstore.append(Array("b\(n)".utf8), to: thread) }
+        realLog.withLock { $0 = log.publicKey.peerID }
+        try a.logstore.addThread(thread, key: key, owner: owner)
+        try a.logstore.addMember(b.peer, to: thread)
+        _ = try await a.manager.connect(b.address)
+        _ = await a.replicator.pull(thread, from: b.peer)
+
+        #expect(try a.bodies(thread) == (0..<20).map { "b\($0)" }.sorted())
+        #expect(await a.replicator.lag() == 0)
+        let reported = await a.replicator.reportedHeads[thread] ?? [:]
+        #expect(reported.keys.allSatisfy { !fakes.contains($0) })
+        // Raw threads take any log, so each made-up one is asked for once (and has nothing);
+        // an access-controlled thread asks only for the owner's.
+        let asked = recordsAsked.withLock { $0 }
+        if variant == .accessControlled { #expect(asked <= 3) } else { #expect(asked >= fakes.count) }
+        for node in [a, b] { await node.shutdown() }
+    }
 }
