@@ -208,7 +208,10 @@ public actor DHTNode {
         if envelope.message.isRequest {
             let now = Self.nowMilliseconds()
             let skew = ProviderStore.milliseconds(options.clockSkew)
-            guard envelope.timestamp + skew >= now, envelope.timestamp <= now + skew else {
+            // The distance is taken by subtracting the smaller from the larger: the peer's
+            // timestamp may be anything up to UInt64.max, and adding the skew to it would trap.
+            let timestamp = envelope.timestamp
+            guard (timestamp > now ? timestamp - now : now - timestamp) <= skew else {
                 return drop("stale", "timestamp \(envelope.timestamp), now \(now)", from: datagram.source)
             }
             let seenKey = envelope.sender.bytes + envelope.transaction

@@ -171,6 +171,33 @@ struct MessageTests {
         }
     }
 
+    /// The timestamp is the sender's to choose, up to UInt64.max: far-off ones are dropped as
+    /// stale (one at the top of the range used to trap in the window check), and a current one
+    /// is answered.
+    @Test func extremeTimestampsAreDroppedNotTrapped() async throws {
+        let node = DHTNode(
+            identity: identity,
+            socket: MemoryNetwork().socket(at: try UDPEndpoint(ip: [10, 0, 0, 1], port: 1))
+        )
+        let sender = Ed25519.PrivateKey()
+        let source = try UDPEndpoint(ip: [10, 0, 0, 2], port: 2)
+        func ping(at timestamp: UInt64) -> Datagram {
+            let envelope = Envelope(
+                transaction: Random.bytes(count: Envelope.transactionLength),
+                sender: sender.publicKey.peerID,
+                timestamp: timestamp,
+                message: .ping
+            )
+            return Datagram(bytes: envelope.sealed(with: sender), source: source)
+        }
+        for timestamp in [UInt64.max, UInt64.max - 1, UInt64.max - 299_999, 0, 1] {
+            await node.receive(ping(at: timestamp))
+        }
+        #expect(await node.stats.dropped["stale"] == 5)
+        await node.receive(ping(at: DHTNode.nowMilliseconds()))
+        #expect(await node.stats.requestsAnswered == 1)
+    }
+
     @Test func longAnswersAreSplitBelowTheTargetSize() async throws {
         let node = DHTNode(
             identity: identity,
