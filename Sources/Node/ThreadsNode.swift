@@ -213,8 +213,12 @@ public actor ThreadsNode {
             let fields = (try? DagCBOR.decode(reply))?.mapValue
         else { return }
         var addresses: [Multiaddr] = []
-        for raw in fields["listen"]?.listValue?.compactMap(\.bytesValue) ?? [] {
-            guard let announced = try? Multiaddr(bytes: raw), announced.isTCP, announced.components.count >= 2,
+        // The peerstore keeps a few addresses per peer; a longer list (an answer may fill a 4 MiB
+        // frame) is not read, as checking each against those taken so far would cost quadratic time.
+        for item in (fields["listen"]?.listValue ?? []).prefix(4 * Peerstore.maxAddressesPerPeer) {
+            guard addresses.count < Peerstore.maxAddressesPerPeer else { break }
+            guard let raw = item.bytesValue, let announced = try? Multiaddr(bytes: raw), announced.isTCP,
+                announced.components.count >= 2,
                 let address = try? Multiaddr(components: [ip, announced.components[1]]),
                 !addresses.contains(address)
             else { continue }

@@ -22,6 +22,9 @@ public actor ConnectionManager {
         /// dial, settled by peer ID. A new one arriving later means the peer no longer has the
         /// old one (it restarted, or lost it unseen): the new one replaces it.
         public var collapseWindow: Duration = .seconds(5)
+        /// Failing peers remembered for backoff before those whose wait ran out long ago are
+        /// forgotten (they start again from the first wait).
+        public var maxRememberedFailures = 1024
 
         public init() {}
     }
@@ -57,6 +60,8 @@ public actor ConnectionManager {
 
     /// Connections whose run task has not ended yet (for tests).
     var runningConnections: Int { runs.count }
+    /// Peers remembered for backoff (for tests).
+    var rememberedFailures: Int { failures.count }
 
     public init(
         transport: SecureTransport,
@@ -167,6 +172,11 @@ public actor ConnectionManager {
         }
         let count = (failures[peer]?.count ?? 0) + 1
         let wait = min(limits.backoffBase * (1 << min(count - 1, 20)), limits.backoffMax)
+        if failures.count >= limits.maxRememberedFailures {
+            // Peer IDs met once (a DHT answer names dozens) would otherwise stay here for good.
+            let now = ContinuousClock.now
+            failures = failures.filter { $0.value.retryAt + limits.backoffMax > now }
+        }
         failures[peer] = (count, .now + wait)
         options.logger.info(
             "dial failed",

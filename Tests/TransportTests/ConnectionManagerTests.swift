@@ -178,6 +178,26 @@ import Testing
         await a.shutdown()
     }
 
+    /// Each failing peer is remembered for its backoff; peers whose wait ran out long ago are
+    /// forgotten once many are remembered, so one-off peer IDs do not pile up.
+    @Test func longExpiredFailuresAreForgotten() async throws {
+        var limits = ConnectionManager.Limits()
+        limits.backoffBase = .milliseconds(1)
+        limits.backoffMax = .milliseconds(1)
+        limits.maxRememberedFailures = 4
+        let (a, _) = try await Self.node(limits: limits)
+        for _ in 0..<20 {
+            let ghost = Ed25519.PrivateKey().publicKey.peerID
+            await #expect(throws: (any Error).self) {
+                _ = try await a.connect(Multiaddr("/ip4/127.0.0.1/tcp/1/p2p/\(ghost)"))
+            }
+            // Past the wait and the longest backoff after it.
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        #expect(await a.rememberedFailures <= 4)
+        await a.shutdown()
+    }
+
     @Test func peerstoreRemembersAddressesAcrossRestarts() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("peerstore-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
