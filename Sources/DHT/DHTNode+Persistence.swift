@@ -20,12 +20,14 @@ extension DHTNode {
             table.observe(DHTContact(peer: peer, endpoint: endpoint))
         }
         for (key, value) in (try? store.scan(prefix: Self.providersPrefix)) ?? [] {
+            // Copies the store does not keep (expired, unreadable, over a limit) are deleted.
             guard let ipld = try? DagCBOR.decode(value), let record = try? ProviderRecord(ipld: ipld),
-                (try? providerStore.add(record, now: now)) != nil
+                case .stored(let displaced)? = try? providerStore.add(record, now: now)
             else {
                 try? store.delete(key)
                 continue
             }
+            if let displaced { unpersist(displaced) }
         }
         for (_, value) in (try? store.scan(prefix: Self.providedPrefix)) ?? [] {
             guard let fields = (try? DagCBOR.decode(value))?.mapValue, let raw = fields["cid"]?.bytesValue,

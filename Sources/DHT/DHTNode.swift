@@ -323,8 +323,12 @@ public actor DHTNode {
                 return .error("a node may only add itself as a provider")
             }
             do {
-                try providerStore.add(record, now: now)
-                persist(record)
+                // The persisted copies follow the store: a record not kept is not written, and
+                // one pushed out of a full key is deleted.
+                if case .stored(let displaced) = try providerStore.add(record, now: now) {
+                    persist(record)
+                    if let displaced { unpersist(displaced) }
+                }
                 return .stored
             } catch {
                 return .error(error.description)

@@ -42,13 +42,29 @@ extension [String: IPLD] {
         do { return try PeerID(bytes: raw) } catch { throw .malformed("'\(field)' is not a peer ID: \(error)") }
     }
 
+    /// Addresses in records: a host and a port, perhaps a peer ID, in at most this many bytes
+    /// and components. Longer ones name nothing dialable, and a held record's parsed addresses
+    /// take tens of times their size in memory.
+    static let maxAddressBytes = 256
+    static let maxAddressComponents = 8
+
     func multiaddrs(_ field: String, max: Int) throws(DHTError) -> [Multiaddr] {
         var out: [Multiaddr] = []
         for item in try list(field, max: max) {
             guard let raw = item.bytesValue else { throw .malformed("'\(field)' holds a non-bytes item") }
-            do { out.append(try Multiaddr(bytes: raw)) } catch {
+            guard raw.count <= Self.maxAddressBytes else {
+                throw .malformed("'\(field)' holds an address of \(raw.count) bytes (at most \(Self.maxAddressBytes))")
+            }
+            let address: Multiaddr
+            do { address = try Multiaddr(bytes: raw) } catch {
                 throw .malformed("'\(field)' holds a bad multiaddr: \(error)")
             }
+            guard address.components.count <= Self.maxAddressComponents else {
+                throw .malformed(
+                    "'\(field)' holds an address of \(address.components.count) components (at most \(Self.maxAddressComponents))"
+                )
+            }
+            out.append(address)
         }
         return out
     }

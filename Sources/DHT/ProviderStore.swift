@@ -53,30 +53,41 @@ public struct ProviderStore: Sendable {
         record.issued &+ Self.milliseconds(limits.ttl)
     }
 
+    /// What `add` did with a record, so that a persisted copy follows the store.
+    public enum Outcome: Equatable, Sendable {
+        /// Kept; `displaced` is the record it pushed out of a full key, if any.
+        case stored(displaced: ProviderRecord?)
+        /// Not kept: the same provider's record here is as new, or the key is full of newer ones.
+        case unchanged
+    }
+
     /// Stores a record (already signature-checked). A newer record from the same provider replaces
     /// the older; when a key is full, a newer record displaces the oldest one.
-    public mutating func add(_ record: ProviderRecord, now: UInt64) throws(Refusal) {
+    @discardableResult
+    public mutating func add(_ record: ProviderRecord, now: UInt64) throws(Refusal) -> Outcome {
         guard expiry(of: record) > now else { throw .expired }
         guard record.issued <= now + Self.milliseconds(limits.maxClockSkew) else { throw .fromTheFuture }
         var providers = records[record.key] ?? [:]
         if let existing = providers[record.provider] {
-            if existing.issued < record.issued {
-                providers[record.provider] = record
-                records[record.key] = providers
-            }
-            return
+            guard existing.issued < record.issued else { return .unchanged }
+            providers[record.provider] = record
+            records[record.key] = providers
+            return .stored(displaced: nil)
         }
         guard (keysPerProvider[record.provider] ?? 0) < limits.perProvider else { throw .providerLimit }
+        guard count < limits.total || providers.count >= limits.perKey else { throw .full }
+        var displaced: ProviderRecord?
         if providers.count >= limits.perKey {
             guard let oldest = providers.values.min(by: { $0.issued < $1.issued }), oldest.issued < record.issued
-            else { return }
+            else { return .unchanged }
             remove(oldest.provider, from: &providers)
+            displaced = oldest
         }
-        guard count < limits.total else { throw .full }
         providers[record.provider] = record
         records[record.key] = providers
         keysPerProvider[record.provider, default: 0] += 1
         count += 1
+        return .stored(displaced: displaced)
     }
 
     private mutating func remove(_ provider: PeerID, from providers: inout [PeerID: ProviderRecord]) {

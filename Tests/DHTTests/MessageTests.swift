@@ -2,6 +2,7 @@ import DagCBOR
 import Foundation
 import Multiformats
 import Sodium
+import Store
 import Testing
 import ThreadsTestKit
 
@@ -196,6 +197,70 @@ struct MessageTests {
         #expect(await node.stats.dropped["stale"] == 5)
         await node.receive(ping(at: DHTNode.nowMilliseconds()))
         #expect(await node.stats.requestsAnswered == 1)
+    }
+
+    /// Records offered for a key that is full are kept on disk only if the store keeps them, and
+    /// a record pushed out is deleted there too: fresh identities (free to make) cannot fill the
+    /// disk with records the node does not hold.
+    @Test func persistedProviderRecordsFollowTheStore() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("dht-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let database = try Database(path: directory)
+        var options = DHTNode.Options()
+        options.providers.perKey = 3
+        let node = DHTNode(
+            identity: identity,
+            socket: MemoryNetwork().socket(at: try UDPEndpoint(ip: [10, 0, 0, 1], port: 1)),
+            database: database,
+            options: options
+        )
+        let key = DHTKey(peer: Ed25519.PrivateKey().publicKey.peerID)
+        let now = DHTNode.nowMilliseconds()
+        func offer(issued: UInt64) async throws {
+            let provider = Ed25519.PrivateKey()
+            let record = ProviderRecord(key: key, addresses: [], issued: issued, identity: provider)
+            let envelope = Envelope(
+                transaction: Random.bytes(count: Envelope.transactionLength),
+                sender: provider.publicKey.peerID,
+                timestamp: now,
+                message: .addProvider(record)
+            )
+            let source = try UDPEndpoint(ip: [10, 0, 1, 2], port: UInt16.random(in: 1000...60000))
+            await node.receive(Datagram(bytes: envelope.sealed(with: provider), source: source))
+        }
+        func persisted() throws -> Int {
+            try Keyspace(database, prefix: Keyspace.dht).scan(prefix: DHTNode.providersPrefix).count
+        }
+        for age in 0..<3 { try await offer(issued: now - 1000 - UInt64(age)) }
+        #expect(try persisted() == 3)
+        // Older than all three: not kept, not written.
+        for _ in 0..<20 { try await offer(issued: now - 5000) }
+        #expect(try persisted() == 3)
+        // Newer: each displaces the oldest, on disk as in memory.
+        for age in 0..<5 { try await offer(issued: now - UInt64(age)) }
+        #expect(await node.providerStore.count == 3)
+        #expect(try persisted() == 3)
+        database.close()
+    }
+
+    /// A record's addresses are a host and a port or so: signed records with addresses of many
+    /// components or many bytes are refused, as the parsed form of such a record held by a
+    /// server would take tens of times its size in memory.
+    @Test func recordsWithSprawlingAddressesAreRefused() throws {
+        let key = DHTKey(peer: identity.publicKey.peerID)
+        let good = try Multiaddr("/ip4/10.1.2.3/tcp/4006/p2p/\(identity.publicKey.peerID)")
+        let long = try Multiaddr(String(repeating: "/tcp/1", count: 9))
+        let wide = try Multiaddr("/dns4/" + String(repeating: "a", count: 253) + "/tcp/1")
+        #expect(
+            try ProviderRecord(ipld: ProviderRecord(key: key, addresses: [good], issued: 1, identity: identity).ipld)
+                .addresses == [good]
+        )
+        for address in [long, wide] {
+            let provider = ProviderRecord(key: key, addresses: [good, address], issued: 1, identity: identity)
+            #expect(throws: DHTError.self) { try ProviderRecord(ipld: provider.ipld) }
+            let peer = PeerRecord(sequence: 1, addresses: [address], identity: identity)
+            #expect(throws: DHTError.self) { try PeerRecord(ipld: peer.ipld) }
+        }
     }
 
     @Test func longAnswersAreSplitBelowTheTargetSize() async throws {
