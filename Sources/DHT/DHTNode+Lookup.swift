@@ -81,6 +81,7 @@ extension DHTNode {
             case .peer(let peer): .getPeer(peer)
             }
         let localPeer = self.localPeer
+        let maxQueries = options.maxLookupQueries
         let start = initial
         let state = await withTaskGroup(
             of: (PeerID, Exchange).self,
@@ -88,12 +89,15 @@ extension DHTNode {
         ) { group in
             var state = start
             var inFlight = 0
+            var queries = 0
             while !state.goalMet, !Task.isCancelled {
                 let closest = state.ordered().prefix(k)
                 if closest.allSatisfy({ $0.state == .answered }) { break }
-                for candidate in closest where candidate.state == .waiting && inFlight < alpha {
+                for candidate in closest
+                where candidate.state == .waiting && inFlight < alpha && queries < maxQueries {
                     state.candidates[candidate.contact.peer]?.state = .asked
                     inFlight += 1
+                    queries += 1
                     let contact = candidate.contact
                     group.addTask {
                         (contact.peer, await self.exchange(message, to: contact.endpoint, peer: contact.peer))
@@ -106,11 +110,15 @@ extension DHTNode {
                 switch exchange.outcome {
                 case .failure:
                     state.candidates[peer]?.state = .failed
-                    self.table.recordFailure(peer)
+                    self.table.recordFailure(peer, at: asked.contact.endpoint)
                 case .success(let answer):
                     state.candidates[peer]?.state = .answered
-                    for contact in state.absorb(answer.message, from: peer)
-                    where contact.peer != localPeer && state.candidates[contact.peer] == nil {
+                    // An answer may be split over 16 datagrams of 32 contacts; only the k closest
+                    // to the target are taken, as an honest server sends no more.
+                    let taught = state.absorb(answer.message, from: peer).filter {
+                        $0.peer != localPeer && state.candidates[$0.peer] == nil
+                    }
+                    for contact in taught.sorted(by: { target.isCloser($0.key, than: $1.key) }).prefix(k) {
                         state.candidates[contact.peer] = Candidate(contact: contact, depth: asked.depth + 1)
                     }
                 }

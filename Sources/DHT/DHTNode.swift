@@ -31,6 +31,10 @@ public actor DHTNode {
         public var republishInterval: Duration = .seconds(22 * 3600)
         /// How often expiry, refresh, republish and saving the table run.
         public var maintenanceInterval: Duration = .seconds(60)
+        /// Contacts one lookup asks at most. Contact IDs in answers are not proven, and made-up
+        /// ones close to the target each cost a timeout: this bounds how long answers full of
+        /// them can keep a lookup going (an honest lookup of thousands of nodes asks a few dozen).
+        public var maxLookupQueries = 200
         /// Peer records kept for others.
         public var peerRecordLimit = 4096
         /// Request ids remembered to reject replays.

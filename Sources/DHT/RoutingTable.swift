@@ -149,12 +149,17 @@ public struct RoutingTable: Sendable {
 
     /// Counts a failed request to `peer`; drops it after `maxFailures`. Returns true when dropped.
     @discardableResult
-    public mutating func recordFailure(_ peer: PeerID) -> Bool {
+    public mutating func recordFailure(_ peer: PeerID, at endpoint: UDPEndpoint? = nil) -> Bool {
+        // A failure at another endpoint than the one held says nothing of this contact: anyone
+        // can name an honest peer ID at a dead address in an answer.
+        func matches(_ contact: DHTContact) -> Bool {
+            contact.peer == peer && (endpoint == nil || contact.endpoint == endpoint)
+        }
         guard let index = bucketIndex(for: DHTKey(peer: peer)),
-            let position = buckets[index].firstIndex(where: { $0.contact.peer == peer })
+            let position = buckets[index].firstIndex(where: { matches($0.contact) })
         else {
             if let index = bucketIndex(for: DHTKey(peer: peer)) {
-                replacementCaches[index].removeAll { $0.contact.peer == peer }
+                replacementCaches[index].removeAll { matches($0.contact) }
             }
             return false
         }

@@ -263,6 +263,65 @@ struct MessageTests {
         }
     }
 
+    /// Contact IDs in answers are unproven, so a liar can fill its answers with made-up contacts
+    /// nearer the target than anyone real, each costing the asker a timeout. A lookup takes only
+    /// the k closest contacts of an answer and asks a bounded number in all.
+    @Test(.timeLimit(.minutes(1))) func answersFullOfMadeUpContactsCannotDragALookupOn() async throws {
+        let network = MemoryNetwork()
+        var options = DHTNode.Options()
+        options.requestTimeout = .milliseconds(20)
+        options.retries = 0
+        options.table.k = 4
+        let victim = DHTNode(
+            identity: Ed25519.PrivateKey(),
+            socket: network.socket(at: SimulatedNetwork.endpoint(1)),
+            options: options
+        )
+        await victim.start()
+        let liar = Ed25519.PrivateKey()
+        let liarSocket = network.socket(at: SimulatedNetwork.endpoint(2))
+        // 32 contacts (a full list) at endpoints where nobody listens.
+        let fakes = (0..<32).map {
+            DHTContact(peer: Ed25519.PrivateKey().publicKey.peerID, endpoint: SimulatedNetwork.endpoint(100 + $0))
+        }
+        let responder = Task {
+            for await datagram in liarSocket.inbound {
+                guard let request = try? Envelope.open(datagram.bytes, limit: 4096) else { continue }
+                let reply: DHTMessage
+                switch request.message {
+                case .ping: reply = .pong(observed: datagram.source)
+                case .findNode: reply = .nodes(closer: fakes)
+                default: continue
+                }
+                let answer = Envelope(
+                    transaction: request.transaction,
+                    sender: liar.publicKey.peerID,
+                    timestamp: DHTNode.nowMilliseconds(),
+                    message: reply
+                )
+                liarSocket.send(answer.sealed(with: liar), to: datagram.source)
+            }
+        }
+        try await victim.ping(DHTContact(peer: liar.publicKey.peerID, endpoint: liarSocket.localEndpoint).multiaddr)
+        let result = await victim.lookup(DHTKey(peer: Ed25519.PrivateKey().publicKey.peerID), goal: .node)
+        // The liar, then at most k of its contacts (before: all 32, each a timeout).
+        #expect(result.queried <= 1 + options.table.k)
+
+        var capped = options
+        capped.maxLookupQueries = 2
+        let asker = DHTNode(
+            identity: Ed25519.PrivateKey(),
+            socket: network.socket(at: SimulatedNetwork.endpoint(3)),
+            options: capped
+        )
+        await asker.start()
+        try await asker.ping(DHTContact(peer: liar.publicKey.peerID, endpoint: liarSocket.localEndpoint).multiaddr)
+        #expect(await asker.lookup(DHTKey(peer: Ed25519.PrivateKey().publicKey.peerID), goal: .node).queried <= 2)
+        responder.cancel()
+        await victim.stop()
+        await asker.stop()
+    }
+
     @Test func longAnswersAreSplitBelowTheTargetSize() async throws {
         let node = DHTNode(
             identity: identity,

@@ -79,6 +79,17 @@ struct RoutingTableTests {
         #expect(table.recordFailure(member.peer) == false)
         #expect(table.recordFailure(member.peer) == true)
         #expect(!table.contains(member.peer))
+
+        // Failures of the same peer ID at another endpoint (a liar's answer naming an honest
+        // peer at a dead address) do not count against the contact held.
+        let honest = Self.contact()
+        table.observe(honest)
+        let elsewhere = try! UDPEndpoint(ip: [10, 9, 9, 9], port: 9)
+        #expect(elsewhere != honest.endpoint)
+        for _ in 0..<5 { #expect(table.recordFailure(honest.peer, at: elsewhere) == false) }
+        #expect(table.contains(honest.peer))
+        #expect(table.recordFailure(honest.peer, at: honest.endpoint) == false)
+        #expect(table.recordFailure(honest.peer, at: honest.endpoint) == true)
     }
 
     @Test func publicRangesAreLimitedPerBucketAndInTotal() {
