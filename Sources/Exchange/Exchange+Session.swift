@@ -41,9 +41,14 @@ struct PendingRequest {
 final class SessionState {
     let root: CID
     var peers: [PeerID: SessionPeer] = [:]
+    /// Peers that said dont-have, kept only for blocks requested or parked (anything else would
+    /// let any peer grow it at will) and only while those peers are connected.
     var lacking: [CID: Set<PeerID>] = [:]
     /// Blocks still to request, last = next (depth-first order).
     var stack: [CID] = []
+    /// Every block ever put on the stack. A DAG may link one block from many places (a hostile
+    /// one, thousands of times over a few levels); each is requested, counted and walked once.
+    var seen: Set<CID> = []
     var inFlight: [CID: PendingRequest] = [:]
     /// Blocks no current peer can give; retried when peers join.
     var parked: [CID] = []
@@ -78,6 +83,7 @@ extension Exchange {
                 state.completion = continuation
                 for peer in connected { state.peers[peer] = SessionPeer() }
                 state.stack = [root]
+                state.seen = [root]
                 sessions[id] = state
                 state.timer = Task { [weak self] in
                     while !Task.isCancelled {
@@ -103,6 +109,11 @@ extension Exchange {
 
     func isWanted(_ cid: CID) -> Bool {
         sessions.values.contains { $0.inFlight[cid] != nil || $0.parked.contains(cid) }
+    }
+
+    /// Dont-have answers remembered by all sessions (peer and block pairs), for tests.
+    var lackingCount: Int {
+        sessions.values.reduce(0) { total, state in total + state.lacking.values.reduce(0) { $0 + $1.count } }
     }
 
     // MARK: - Requesting
@@ -135,7 +146,9 @@ extension Exchange {
         if cid == state.root, let node = try? FileDAG.Node(cid: cid, bytes: bytes) {
             state.progress.totalBytes = node.size
         }
-        state.stack.append(contentsOf: FileDAG.links(of: cid, bytes: bytes).reversed())
+        for link in FileDAG.links(of: cid, bytes: bytes).reversed() where state.seen.insert(link).inserted {
+            state.stack.append(link)
+        }
         state.report(state.progress)
     }
 
@@ -191,12 +204,14 @@ extension Exchange {
             guard let pending = state.inFlight.removeValue(forKey: block.cid) else {
                 if state.parked.contains(block.cid) {
                     state.parked.removeAll { $0 == block.cid }
+                    state.lacking[block.cid] = nil
                     account(state, cid: block.cid, bytes: block.bytes, fetched: true)
                     pump(id)
                 }
                 continue
             }
             state.peers[pending.peer]?.inFlight -= 1
+            state.lacking[block.cid] = nil
             if pending.peer == peer {
                 let seconds = Self.seconds(.now - pending.sentAt)
                 let previous = state.peers[peer]?.latency ?? seconds
@@ -225,6 +240,7 @@ extension Exchange {
                 state.lacking[cid]?.remove(peer)
                 if state.parked.contains(cid) { request(id, cid) }
             case .dontHave:
+                guard state.inFlight[cid] != nil || state.parked.contains(cid) else { continue }
                 state.lacking[cid, default: []].insert(peer)
                 if cid == state.root { state.peers[peer]?.lacksRoot = true }
                 guard let pending = state.inFlight[cid], pending.peer == peer else {
@@ -257,6 +273,7 @@ extension Exchange {
             // Stored meanwhile by another path (another session, a local add): take it from there.
             guard let state = sessions[id], let pending = state.inFlight.removeValue(forKey: cid) else { continue }
             state.peers[pending.peer]?.inFlight -= 1
+            state.lacking[cid] = nil
             state.stack.append(cid)
             pump(id)
         }
@@ -270,7 +287,14 @@ extension Exchange {
     }
 
     func sessionPeerLeft(_ id: Int, _ peer: PeerID) {
-        guard let state = sessions[id], state.peers.removeValue(forKey: peer) != nil else { return }
+        guard let state = sessions[id] else { return }
+        // Even a peer the session never counted may have answered; and one that comes back may
+        // have the block by then.
+        for cid in Array(state.lacking.keys) {
+            state.lacking[cid]?.remove(peer)
+            if state.lacking[cid]?.isEmpty == true { state.lacking[cid] = nil }
+        }
+        guard state.peers.removeValue(forKey: peer) != nil else { return }
         let orphaned = state.inFlight.filter { $0.value.peer == peer }.map(\.key)
         for cid in orphaned { state.inFlight[cid] = nil }
         for cid in orphaned { request(id, cid, excluding: [peer]) }

@@ -112,15 +112,15 @@ public actor Exchange {
         inboxes[peer] = inbox
         Task { [weak self] in
             while let batch = await inbox.take() {
-                for payload in batch { await self?.process(payload, from: peer) }
+                for payload in batch { await self?.process(payload, from: peer, via: inbox) }
             }
         }
         return inbox
     }
 
     /// Parses and checks a message off the actor (hashing blocks is the expensive part), then
-    /// applies it.
-    nonisolated func process(_ payload: [UInt8], from peer: PeerID) async {
+    /// applies it, unless `peer` left since `inbox` handed it over.
+    nonisolated func process(_ payload: [UInt8], from peer: PeerID, via inbox: Inbox) async {
         let message: ExchangeMessage
         do {
             message = try ExchangeMessage(decoding: payload)
@@ -133,10 +133,20 @@ public actor Exchange {
         for (cid, data) in message.blocks {
             if let block = try? Block(cid: cid, bytes: data) { good.append(block) } else { corrupt.append(cid) }
         }
-        await receive(message, verified: good, corrupt: corrupt, from: peer, size: payload.count)
+        await receive(message, verified: good, corrupt: corrupt, from: peer, via: inbox, size: payload.count)
     }
 
-    func receive(_ message: ExchangeMessage, verified: [Block], corrupt: [CID], from peer: PeerID, size: Int) {
+    func receive(
+        _ message: ExchangeMessage,
+        verified: [Block],
+        corrupt: [CID],
+        from peer: PeerID,
+        via inbox: Inbox,
+        size: Int
+    ) {
+        // A batch taken from the inbox before the peer left is still being worked through:
+        // applying it would bring back the ledger `peerLeft` dropped, for good.
+        guard inboxes[peer] === inbox else { return }
         ledgers[peer, default: Ledger()].bytesReceived += UInt64(size)
         for want in message.wants {
             _ = ledgers[peer, default: Ledger()].apply(want, cap: options.maxWantsPerPeer)
@@ -216,6 +226,9 @@ public actor Exchange {
             let bytes = message.encoded()
             do {
                 try await connection.message(Self.protocolName, bytes)
+                // The peer may have left while the write was under way; counting the message then
+                // would bring back the ledger `peerLeft` dropped.
+                guard await manager.connection(to: peer) === connection else { continue }
                 ledgers[peer, default: Ledger()].bytesSent += UInt64(bytes.count)
                 ledgers[peer, default: Ledger()].blocksSent += message.blocks.count
             } catch {

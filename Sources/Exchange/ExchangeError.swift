@@ -12,6 +12,8 @@ public enum ExchangeError: Error, CustomStringConvertible, Equatable {
     case cancelled
     /// A file DAG node that is not what `threads add` writes.
     case notAFile(CID, reason: String)
+    /// A block of a file DAG whose size is not the one its parent's link declares.
+    case sizeMismatch(CID, declared: UInt64, actual: UInt64)
     /// Reading or writing a local file failed.
     case io(String)
 
@@ -22,6 +24,8 @@ public enum ExchangeError: Error, CustomStringConvertible, Equatable {
         case .notFound(let cid): "no peer or provider has \(cid)"
         case .cancelled: "the fetch was cancelled"
         case .notAFile(let cid, let reason): "\(cid) is not a file DAG: \(reason)"
+        case .sizeMismatch(let cid, let declared, let actual):
+            "\(cid) holds \(actual) bytes of file data where its link declares \(declared)"
         case .io(let reason): reason
         }
     }

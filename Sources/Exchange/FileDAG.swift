@@ -44,7 +44,15 @@ public enum FileDAG {
                     !bytes.isNegative, link.count == 2
                 else { throw .notAFile(cid, reason: "bad link") }
                 links.append(Link(cid: target, size: bytes.argument))
-                total = total &+ bytes.argument
+                // A sum that wraps around could hide links far larger than the node's size.
+                let (sum, overflow) = total.addingReportingOverflow(bytes.argument)
+                guard !overflow else { throw .notAFile(cid, reason: "link sizes overflow") }
+                total = sum
+            }
+            // Only the empty file has a link of 0 bytes (its one empty chunk). Allowing more would
+            // let a node of any size repeat empty subtrees without end, and `write` walk them all.
+            guard links.count == 1 || !links.contains(where: { $0.size == 0 }) else {
+                throw .notAFile(cid, reason: "a link of 0 bytes beside others")
             }
             guard total == size.argument else {
                 throw .notAFile(cid, reason: "link sizes add up to \(total), not \(size.argument)")
@@ -197,7 +205,9 @@ public enum FileDAG {
     }
 
     /// Writes the file under `root` to `output` in order, getting each block from `block` (the
-    /// blockstore, or a session that fetches it). Returns the bytes written.
+    /// blockstore, or a session that fetches it). Returns the bytes written: never more than the
+    /// root declares, as every block must hold the bytes its parent's link declares (else
+    /// `ExchangeError.sizeMismatch`, thrown before any of that block is written).
     @discardableResult
     public static func write(
         _ root: CID,
@@ -205,19 +215,35 @@ public enum FileDAG {
         block: (CID) async throws -> [UInt8],
         progress: (UInt64) -> Void = { _ in }
     ) async throws -> UInt64 {
-        var stack: [CID] = [root]
+        // A DAG may link one child many times, legitimately (a file of zeros repeats its chunks)
+        // or not: unchecked, a small DAG could declare a few bytes and write fan-out^depth chunks.
+        // Checking each child against its link keeps the output to what the root declares.
+        var stack: [(cid: CID, declared: UInt64?)] = [(root, nil)]
+        var limit: UInt64?
         var written: UInt64 = 0
-        while let cid = stack.popLast() {
+        while let (cid, declared) = stack.popLast() {
             let bytes = try await block(cid)
             if cid.codec == Multicodec.raw {
+                let size = UInt64(bytes.count)
+                if let declared, size != declared {
+                    throw ExchangeError.sizeMismatch(cid, declared: declared, actual: size)
+                }
+                // Implied by the checks of every link above, but it is the bound callers rely on.
+                if let limit, written + size > limit {
+                    throw ExchangeError.sizeMismatch(root, declared: limit, actual: written + size)
+                }
                 do { try output.write(contentsOf: bytes) } catch {
                     throw ExchangeError.io("cannot write the output: \(error.localizedDescription)")
                 }
-                written += UInt64(bytes.count)
+                written += size
                 progress(written)
             } else {
                 let node = try Node(cid: cid, bytes: bytes)
-                stack.append(contentsOf: node.links.reversed().map(\.cid))
+                if let declared, node.size != declared {
+                    throw ExchangeError.sizeMismatch(cid, declared: declared, actual: node.size)
+                }
+                if limit == nil { limit = node.size }
+                stack.append(contentsOf: node.links.reversed().map { ($0.cid, $0.size) })
             }
         }
         return written

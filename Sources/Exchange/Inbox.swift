@@ -8,7 +8,10 @@ actor Inbox {
     private var head = 0
     private var bytes = 0
     private let limit: Int
-    private var producer: CheckedContinuation<Void, Never>?
+    /// Every read loop waiting for room. One peer can briefly have two connections (a replacement
+    /// starts reading before the old one is closed), and a read loop left waiting here would never
+    /// read again, so each of them must be woken.
+    private var producers: [CheckedContinuation<Void, Never>] = []
     private var consumer: CheckedContinuation<[[UInt8]]?, Never>?
     private var closed = false
 
@@ -26,30 +29,42 @@ actor Inbox {
         queue.append(message)
         bytes += message.count
         if bytes >= limit {
-            await withCheckedContinuation { producer = $0 }
+            await withCheckedContinuation { producers.append($0) }
         }
     }
 
-    /// Everything waiting (at least one message), or nil once closed and drained.
+    /// Everything waiting (at least one message), or nil once closed.
     func take() async -> [[UInt8]]? {
         if head < queue.count {
             let batch = Array(queue[head...])
             queue.removeAll(keepingCapacity: true)
             head = 0
             bytes = 0
-            producer?.resume()
-            producer = nil
+            resumeProducers()
             return batch
         }
         if closed { return nil }
         return await withCheckedContinuation { consumer = $0 }
     }
 
+    /// Ends the inbox: what is still queued is dropped, as it came from a peer that left (its
+    /// ledger is gone, and applying its wants would only bring one back).
     func close() {
         closed = true
+        queue.removeAll()
+        head = 0
+        bytes = 0
         consumer?.resume(returning: nil)
         consumer = nil
-        producer?.resume()
-        producer = nil
+        resumeProducers()
+    }
+
+    /// Messages waiting to be taken.
+    var count: Int { queue.count - head }
+
+    private func resumeProducers() {
+        let waiting = producers
+        producers.removeAll()
+        for producer in waiting { producer.resume() }
     }
 }
