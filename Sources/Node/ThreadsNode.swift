@@ -28,6 +28,9 @@ public actor ThreadsNode {
     /// The document database of the node's threads (collections, instances, queries, listen).
     public nonisolated let db: ThreadDB
     private nonisolated let advertised: AdvertisedAddresses
+    /// Known addresses of peers; the connection manager and the address learner share it, as the
+    /// peerstore's bound on peers kept is tracked per instance.
+    private nonisolated let peerstore: Peerstore
     public private(set) var dht: DHTNode?
     /// The bound TCP listen addresses (ports resolved), without `/p2p/`.
     public private(set) var tcpAddresses: [Multiaddr] = []
@@ -56,10 +59,11 @@ public actor ThreadsNode {
         let replicatorSlot = Slot<Replicator>()
         Replicator.register(in: &protocols, slot: replicatorSlot)
         let routing = NodeRouting()
+        peerstore = Peerstore(database: repo.database)
         manager = ConnectionManager(
             transport: SecureTransport(identity: repo.identity),
             protocols: protocols,
-            peerstore: Peerstore(database: repo.database)
+            peerstore: peerstore
         )
         exchange = Exchange(blockstore: repo.blockstore, manager: manager, routing: routing)
         slot.value = exchange
@@ -225,7 +229,7 @@ public actor ThreadsNode {
             addresses.append(address)
         }
         guard !addresses.isEmpty else { return }
-        try? Peerstore(database: repo.database).add(addresses, for: peer)
+        try? peerstore.add(addresses, for: peer)
     }
 
     func publishPeerRecord() async {

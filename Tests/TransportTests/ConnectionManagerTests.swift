@@ -219,4 +219,29 @@ import Testing
         await again.shutdown()
         await b.shutdown()
     }
+    /// Each identity that connects leaves its addresses; only the most recently added peers are
+    /// kept, across restarts too, so made-up identities cannot fill the disk.
+    @Test func peerstoreKeepsTheMostRecentlyAddedPeers() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("peerstore-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let database = try Database(path: dir)
+        defer { database.close() }
+        let peers = (0..<6).map { _ in Ed25519.PrivateKey().publicKey.peerID }
+        let address = try Multiaddr("/ip4/10.0.0.1/tcp/4006")
+        let store = Peerstore(database: database, maxPeers: 3)
+        for peer in peers.prefix(3) { try store.add([address], for: peer) }
+        try store.add([address], for: peers[0])  // seen again: now the most recent
+        try store.add([address], for: peers[3])
+        try store.add([address], for: peers[4])
+        #expect(Set(try store.peers()) == [peers[0], peers[3], peers[4]])
+        #expect(try store.addresses(of: peers[1]).isEmpty)
+        // After a restart the stored peers count as older than any added since.
+        let restarted = Peerstore(database: database, maxPeers: 3)
+        try restarted.add([address], for: peers[5])
+        let kept = Set(try restarted.peers())
+        #expect(kept.count == 3 && kept.contains(peers[5]))
+        try restarted.remove(peers[5])
+        try restarted.add([address], for: peers[1])
+        #expect(Set(try restarted.peers()) == kept.subtracting([peers[5]]).union([peers[1]]))
+    }
 }
