@@ -26,6 +26,11 @@ public enum DHTMessage: Sendable, Equatable {
     /// Most contacts or records one message may carry.
     static let maxItems = 32
 
+    /// The wire names of the requests; every other operation is an answer.
+    static let requestOperations: Set<String> = [
+        "ping", "find_node", "get_providers", "add_provider", "put_peer", "get_peer",
+    ]
+
     public var isRequest: Bool {
         switch self {
         case .ping, .findNode, .getProviders, .addProvider, .putPeer, .getPeer: true

@@ -192,6 +192,13 @@ public actor DHTNode {
 
     func receive(_ datagram: Datagram) async {
         stats.datagramsReceived += 1
+        // Anyone can send answers to anyone: those no request of this node waits for are dropped
+        // before their signatures (up to 33 of them) cost anything.
+        if let transaction = Envelope.answerTransaction(in: datagram.bytes, limit: options.maxDatagram),
+            pending[transaction] == nil
+        {
+            return drop("unexpected", "no request \(transaction) waits for this answer", from: datagram.source)
+        }
         let envelope: Envelope
         do {
             envelope = try Envelope.open(datagram.bytes, limit: options.maxDatagram)

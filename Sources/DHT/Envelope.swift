@@ -37,6 +37,18 @@ struct Envelope: Sendable, Equatable {
         return IPLD.map(fields).encoded
     }
 
+    /// The transaction id of a datagram carrying an answer, read without checking anything; nil
+    /// for requests and for what does not parse. Enough to drop answers no request waits for
+    /// before any signature is checked: one can hold 32 provider records, each signed.
+    static func answerTransaction(in bytes: [UInt8], limit: Int) -> [UInt8]? {
+        guard bytes.count <= limit, let fields = (try? DagCBOR.decode(bytes))?.mapValue,
+            let transaction = fields["t"]?.bytesValue,
+            let operation = fields["m"]?.mapValue?["op"]?.stringValue,
+            !DHTMessage.requestOperations.contains(operation)
+        else { return nil }
+        return transaction
+    }
+
     /// Parses a datagram and verifies its signature against the sender's key.
     static func open(_ bytes: [UInt8], limit: Int) throws(DHTError) -> Envelope {
         guard bytes.count <= limit else { throw .oversized(size: bytes.count, limit: limit) }

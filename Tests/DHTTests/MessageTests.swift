@@ -199,6 +199,37 @@ struct MessageTests {
         #expect(await node.stats.requestsAnswered == 1)
     }
 
+    /// An answer no request waits for is dropped before any of its signatures is checked (it may
+    /// carry 32 provider records, each signed): one with a forged record inside counts as
+    /// unexpected, not as a bad signature. An answer that is awaited is still checked in full.
+    @Test func unsolicitedAnswersAreDroppedBeforeTheirSignaturesAreChecked() async throws {
+        let node = DHTNode(
+            identity: identity,
+            socket: MemoryNetwork().socket(at: try UDPEndpoint(ip: [10, 0, 0, 1], port: 1))
+        )
+        let sender = Ed25519.PrivateKey()
+        let key = DHTKey(peer: identity.publicKey.peerID)
+        let genuine = ProviderRecord(key: key, addresses: [], issued: 1, identity: sender)
+        var fields = try #require(genuine.ipld.mapValue)
+        fields["t"] = .uint(2)  // no longer what was signed
+        let forged = IPLD.map(fields)
+        let answer = IPLD.map([
+            "v": .uint(1), "t": .bytes(Random.bytes(count: Envelope.transactionLength)),
+            "s": .bytes(sender.publicKey.peerID.bytes), "ts": .uint(DHTNode.nowMilliseconds()),
+            "m": .map([
+                "op": .string("providers"), "records": .list(Array(repeating: forged, count: 20)), "closer": .list([]),
+            ]),
+        ])
+        var signed = try #require(answer.mapValue)
+        signed["sig"] = .bytes(sender.signature(for: Envelope.domain + answer.encoded))
+        let source = try UDPEndpoint(ip: [10, 0, 0, 2], port: 2)
+        await node.receive(Datagram(bytes: IPLD.map(signed).encoded, source: source))
+        #expect(await node.stats.dropped["unexpected"] == 1)
+        #expect(await node.stats.dropped["bad-signature"] == nil)
+        // The same bytes opened as an awaited answer would be: the forged record fails its check.
+        #expect(throws: DHTError.self) { try Envelope.open(IPLD.map(signed).encoded, limit: 4096) }
+    }
+
     /// Records offered for a key that is full are kept on disk only if the store keeps them, and
     /// a record pushed out is deleted there too: fresh identities (free to make) cannot fill the
     /// disk with records the node does not hold.
