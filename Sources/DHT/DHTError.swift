@@ -11,6 +11,8 @@ public enum DHTError: Error, CustomStringConvertible, Equatable {
     case badSignature(what: String)
     /// A datagram whose timestamp is outside the accepted window, or that was seen before.
     case replayed(String)
+    /// An answer to no request in flight.
+    case unexpected(String)
     /// No answer within the timeout (after the retries).
     case timeout(peer: PeerID?, address: String)
     /// The remote answered with an error.
@@ -28,6 +30,7 @@ public enum DHTError: Error, CustomStringConvertible, Equatable {
         case .oversized(let size, let limit): "DHT datagram of \(size) bytes exceeds the \(limit)-byte limit"
         case .badSignature(let what): "bad signature on \(what)"
         case .replayed(let reason): "replayed or stale DHT datagram: \(reason)"
+        case .unexpected(let reason): "unexpected DHT answer: \(reason)"
         case .timeout(let peer, let address):
             "no DHT answer from \(peer.map { "\($0) at " } ?? "")\(address) in time"
         case .remote(let message): "the remote DHT node refused: \(message)"

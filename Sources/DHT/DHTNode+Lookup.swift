@@ -201,10 +201,7 @@ extension DHTNode {
         let key = DHTKey(content: cid)
         let now = Self.nowMilliseconds()
         let record = ProviderRecord(key: key, addresses: addresses, issued: now, identity: identity)
-        if case .stored(let displaced)? = try? providerStore.add(record, now: now) {
-            persist(record)
-            if let displaced { unpersist(displaced) }
-        }
+        try? holdProvider(record, now: now)
         provided[key] = (cid, addresses, now)
         persistProvided(key)
         return await announce(.addProvider(record), near: key)

@@ -49,6 +49,14 @@ extension DHTNode {
         try? store.database.write(batch)
     }
 
+    /// Adds a record to the provider store, keeping the persisted copies in step: a record kept
+    /// is written, one it pushed out of a full key is deleted, one not kept is not written.
+    func holdProvider(_ record: ProviderRecord, now: UInt64) throws(ProviderStore.Refusal) {
+        guard case .stored(let displaced) = try providerStore.add(record, now: now) else { return }
+        persist(record)
+        if let displaced { unpersist(displaced) }
+    }
+
     func persist(_ record: ProviderRecord) {
         try? store?.put(Self.providersPrefix + record.key.bytes + record.provider.bytes, record.ipld.encoded)
     }

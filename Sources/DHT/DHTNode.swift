@@ -192,21 +192,15 @@ public actor DHTNode {
 
     func receive(_ datagram: Datagram) async {
         stats.datagramsReceived += 1
-        // Anyone can send answers to anyone: those no request of this node waits for are dropped
-        // before their signatures (up to 33 of them) cost anything.
-        if let transaction = Envelope.answerTransaction(in: datagram.bytes, limit: options.maxDatagram),
-            pending[transaction] == nil
-        {
-            return drop("unexpected", "no request \(transaction) waits for this answer", from: datagram.source)
-        }
         let envelope: Envelope
         do {
-            envelope = try Envelope.open(datagram.bytes, limit: options.maxDatagram)
+            envelope = try Envelope.open(datagram.bytes, limit: options.maxDatagram) { pending[$0] != nil }
         } catch {
             let reason =
                 switch error {
                 case .oversized: "oversized"
                 case .badSignature: "bad-signature"
+                case .unexpected: "unexpected"
                 default: "malformed"
                 }
             drop(reason, "\(error)", from: datagram.source)
@@ -334,12 +328,7 @@ public actor DHTNode {
                 return .error("a node may only add itself as a provider")
             }
             do {
-                // The persisted copies follow the store: a record not kept is not written, and
-                // one pushed out of a full key is deleted.
-                if case .stored(let displaced) = try providerStore.add(record, now: now) {
-                    persist(record)
-                    if let displaced { unpersist(displaced) }
-                }
+                try holdProvider(record, now: now)
                 return .stored
             } catch {
                 return .error(error.description)

@@ -37,24 +37,23 @@ struct Envelope: Sendable, Equatable {
         return IPLD.map(fields).encoded
     }
 
-    /// The transaction id of a datagram carrying an answer, read without checking anything; nil
-    /// for requests and for what does not parse. Enough to drop answers no request waits for
-    /// before any signature is checked: one can hold 32 provider records, each signed.
-    static func answerTransaction(in bytes: [UInt8], limit: Int) -> [UInt8]? {
-        guard bytes.count <= limit, let fields = (try? DagCBOR.decode(bytes))?.mapValue,
-            let transaction = fields["t"]?.bytesValue,
-            let operation = fields["m"]?.mapValue?["op"]?.stringValue,
-            !DHTMessage.requestOperations.contains(operation)
-        else { return nil }
-        return transaction
-    }
-
-    /// Parses a datagram and verifies its signature against the sender's key.
-    static func open(_ bytes: [UInt8], limit: Int) throws(DHTError) -> Envelope {
+    /// Parses a datagram and verifies its signature against the sender's key. An answer whose
+    /// transaction id `awaited` refuses is dropped (`unexpected`) before any signature is checked:
+    /// anyone can send answers, and one can hold 32 provider records, each signed.
+    static func open(
+        _ bytes: [UInt8],
+        limit: Int,
+        awaited: ([UInt8]) -> Bool = { _ in true }
+    ) throws(DHTError) -> Envelope {
         guard bytes.count <= limit else { throw .oversized(size: bytes.count, limit: limit) }
         let root: IPLD
         do { root = try DagCBOR.decode(bytes) } catch { throw .malformed("not DAG-CBOR: \(error)") }
         guard var fields = root.mapValue else { throw .malformed("a datagram is a map") }
+        if let transaction = fields["t"]?.bytesValue, let operation = fields["m"]?.mapValue?["op"]?.stringValue,
+            !DHTMessage.requestOperations.contains(operation), !awaited(transaction)
+        {
+            throw .unexpected("no request \(transaction) waits for this answer")
+        }
         try fields.allowOnly(["v", "t", "s", "ts", "m", "pi", "pn", "sig"], in: "datagram")
         let version = try fields.uint("v")
         guard version == Self.version else { throw .malformed("unknown version \(version)") }
