@@ -12,6 +12,7 @@ SUDO         := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 BIN           = $(shell $(SWIFT) build -c $(CONFIG) --show-bin-path)
 REPO         ?= $(CURDIR)/data/repo
 ARGS         ?=
+TEST_LIMIT   ?= 1500
 VENV         := $(CURDIR)/.venv
 # Independent implementations the interop tests compare against (PyPI): plyvel bundles its own
 # LevelDB; noiseprotocol is a Noise Protocol Framework implementation.
@@ -51,8 +52,10 @@ run: build
 	@mkdir -p $(dir $(REPO))
 	$(BIN)/threadsd --repo "$(REPO)" $(ARGS)
 
+# The watchdog stops a run that hangs (it takes minutes, not half an hour) and names the tests
+# still running, with their threads' stacks.
 test: lint build-tests
-	THREADS_INTEROP_PYTHON=$(VENV)/bin/python $(SWIFT) test --skip-build
+	THREADS_INTEROP_PYTHON=$(VENV)/bin/python .ci/watch-tests --limit $(TEST_LIMIT) -- $(SWIFT) test --skip-build
 	THREADS_BIN=$$($(SWIFT) build --show-bin-path) testnet/report
 
 

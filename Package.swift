@@ -194,7 +194,7 @@ let package = Package(
         .testTarget(
             name: "CLITests",
             dependencies: [
-                "Multiformats", "DagCBOR", "Store", "Node", "Sodium", "ThreadsAPI",
+                "Multiformats", "DagCBOR", "Store", "Node", "Sodium", "ThreadsAPI", "ThreadsTestKit",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),

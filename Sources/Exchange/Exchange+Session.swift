@@ -153,8 +153,8 @@ extension Exchange {
     }
 
     /// Sends a want-block for `cid` to the best peer that may have it (and, for the root,
-    /// want-haves to the others), or parks it and searches for providers.
-    func request(_ id: Int, _ cid: CID, excluding: Set<PeerID> = []) {
+    /// want-haves to the others), or parks it and (with `search`) searches for providers.
+    func request(_ id: Int, _ cid: CID, excluding: Set<PeerID> = [], search: Bool = true) {
         guard let state = sessions[id] else { return }
         let lacking = state.lacking[cid] ?? []
         let candidates = state.peers.filter { peer, info in
@@ -167,7 +167,7 @@ extension Exchange {
             .key
         else {
             if !state.parked.contains(cid) { state.parked.append(cid) }
-            startProviderSearch(id, for: cid)
+            if search { startProviderSearch(id, for: cid) }
             return
         }
         state.priority = state.priority > 0 ? state.priority - 1 : 0
@@ -348,17 +348,20 @@ extension Exchange {
         }
     }
 
+    /// Asks the providers found for the parked blocks. A block none of them can give stays
+    /// parked without another search (the same providers would be found, and say dont-have
+    /// again, for good): once nothing is in flight the fetch ends with `notFound`, unless a peer
+    /// that joins meanwhile has it.
     private func providerSearchDone(_ id: Int, reached: [PeerID]) {
-        guard sessions[id] != nil else { return }
-        sessions[id]?.searching = false
-        sessions[id]?.searched = true
+        guard let state = sessions[id] else { return }
+        state.searching = false
+        state.searched = true
         for peer in reached {
-            if sessions[id]?.peers[peer] == nil {
-                sessionPeerJoined(id, peer)
-            } else if let parked = sessions[id]?.parked {
-                // Known already, but maybe only now connected: ask again.
-                for cid in parked { request(id, cid) }
-            }
+            // Known already, but maybe only now connected: ask again.
+            if state.peers[peer] == nil { state.peers[peer] = SessionPeer() }
+        }
+        if !reached.isEmpty {
+            for cid in state.parked { request(id, cid, search: false) }
         }
         pump(id)
     }

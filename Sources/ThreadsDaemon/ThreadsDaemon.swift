@@ -157,13 +157,15 @@ struct Start: AsyncParsableCommand {
             for line in banner { say(line) }
             service.started()
         }
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: service), .init(service: app)],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger
-            )
+        var configuration = ServiceGroupConfiguration(
+            services: [.init(service: service), .init(service: app)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
         )
+        // A request that never ends (a fetch no peer can serve, a client that keeps a stream
+        // open) must not keep the daemon from stopping: past this, what still runs is cancelled.
+        configuration.maximumGracefulShutdownDuration = .seconds(30)
+        let group = ServiceGroup(configuration: configuration)
         do { try await group.run() } catch {
             throw DaemonError(description: "\(error)")
         }

@@ -56,7 +56,10 @@ public actor ConnectionManager {
     private var tasks: [Task<Void, Never>] = []
     /// The task running each live connection, dropped when it ends: a long-lived node sees many
     /// connections come and go.
-    private var runs: [ObjectIdentifier: Task<Void, Never>] = [:]
+    private var runs: [ObjectIdentifier: (connection: MuxConnection, task: Task<Void, Never>)] = [:]
+    /// Set by `shutdown`: a dial or handshake that completes afterwards is closed at once, not
+    /// kept (it would hold shutdown, and the node, until the peer hangs up).
+    private var isShutDown = false
 
     /// Connections whose run task has not ended yet (for tests).
     var runningConnections: Int { runs.count }
@@ -125,7 +128,7 @@ public actor ConnectionManager {
             try? await channel.channel.executeThenClose { _, _ in }
             return
         }
-        await register(channel, dialedByUs: false, ip: ip)
+        _ = try? await register(channel, dialedByUs: false, ip: ip)
     }
 
     // MARK: - Dialling
@@ -141,6 +144,7 @@ public actor ConnectionManager {
     /// The connection to `peer`: the existing one, a dial already under way, or a new dial to the
     /// given addresses and those in the peerstore.
     public func connect(to peer: PeerID, addresses: [Multiaddr] = []) async throws -> MuxConnection {
+        guard !isShutDown else { throw TransportError.shutDown }
         if let entry = connections[peer] { return entry.connection }
         if let dial = dials[peer] { return try await dial.value }
         if let failure = failures[peer], failure.retryAt > .now {
@@ -165,7 +169,9 @@ public actor ConnectionManager {
                 let channel = try await transport.dial(target)
                 failures[peer] = nil
                 try? peerstore?.add([candidate.withoutPeerID ?? candidate], for: peer)
-                return await register(channel, dialedByUs: true, ip: nil)
+                return try await register(channel, dialedByUs: true, ip: nil)
+            } catch TransportError.shutDown {
+                throw TransportError.shutDown
             } catch {
                 lastError = error
             }
@@ -187,15 +193,21 @@ public actor ConnectionManager {
 
     // MARK: - Bookkeeping
 
-    @discardableResult
-    private func register(_ channel: SecureChannel, dialedByUs: Bool, ip: String?) async -> MuxConnection {
+    private func register(_ channel: SecureChannel, dialedByUs: Bool, ip: String?) async throws(TransportError)
+        -> MuxConnection
+    {
+        guard !isShutDown else {
+            try? await channel.channel.executeThenClose { _, _ in }
+            throw .shutDown
+        }
         let peer = channel.remotePeer
         let connection = MuxConnection(channel, protocols: protocols, options: options)
         // Set before the task can end: `ended` runs on this actor, after this method.
-        runs[ObjectIdentifier(connection)] = Task {
+        let run = Task {
             try? await connection.run()
             self.ended(connection, peer: peer)
         }
+        runs[ObjectIdentifier(connection)] = (connection, run)
         let entry = Entry(connection: connection, dialedByUs: dialedByUs, ip: ip)
         guard let existing = connections[peer] else {
             connections[peer] = entry
@@ -249,14 +261,23 @@ public actor ConnectionManager {
         await connections[peer]?.connection.close()
     }
 
-    /// Stops listening and closes every connection.
+    /// Stops listening and closes every connection. Dials still under way fail with `shutDown`,
+    /// and connections they or a late handshake bring are closed at once.
     public func shutdown() async {
+        isShutDown = true
+        for dial in dials.values { dial.cancel() }
         for listener in listeners { await listener.close() }
         listeners = []
-        for entry in connections.values { await entry.connection.close() }
+        // Every connection with a running task, not only the current one per peer: one losing a
+        // simultaneous-dial collapse, or being replaced, may still be open.
+        for (connection, _) in runs.values { await connection.close() }
         for task in tasks { await task.value }
         tasks = []
-        for task in Array(runs.values) { await task.value }
+        while let (connection, run) = runs.values.first {
+            await connection.close()
+            await run.value
+            runs[ObjectIdentifier(connection)] = nil
+        }
         for continuation in subscribers.values { continuation.finish() }
         subscribers = [:]
     }

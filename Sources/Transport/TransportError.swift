@@ -35,6 +35,8 @@ public enum TransportError: Error, CustomStringConvertible, Hashable, Sendable {
     /// The peer keeps sending pings or unanswerable requests while it reads none of the answers:
     /// this many replies and control frames wait unsent.
     case unreadReplies(queued: Int)
+    /// The connection manager has shut down: it neither dials nor keeps new connections.
+    case shutDown
 
     public var description: String {
         switch self {
@@ -68,6 +70,8 @@ public enum TransportError: Error, CustomStringConvertible, Hashable, Sendable {
             return "transport: no known address for \(peer)"
         case .unreadReplies(let queued):
             return "mux: \(queued) replies and control frames wait unsent: the peer sends without reading"
+        case .shutDown:
+            return "transport: the node is shutting down"
         case .unsupportedAddress(let address):
             return
                 "transport: cannot use '\(address)': expected /ip4/<addr>/tcp/<port> or /ip6/<addr>/tcp/<port>, optionally /p2p/<peer>"

@@ -2,10 +2,11 @@ import Foundation
 import Synchronization
 import Testing
 import ThreadsAPI
+import ThreadsTestKit
 
 /// The HTTP/JSON API against real daemons: authentication, every route, errors, Server-Sent
 /// Events with changes from another node, and shutdown during writes.
-@Suite struct APITests {
+@Suite(.timeLimit(.minutes(5))) struct APITests {
     /// A client for a daemon's API, recording which routes it used.
     final class Client: Sendable {
         let http: HTTPClient
@@ -104,13 +105,15 @@ import ThreadsAPI
         process.arguments = [
             "--repo", repo, "--listen", "/ip4/127.0.0.1/tcp/0", "--api", "/ip4/0.0.0.0/tcp/0", "--no-auth",
         ]
-        let errors = Pipe()
+        let errors = TestKit.pipe()
         process.standardError = errors
         process.standardOutput = FileHandle.nullDevice
         try process.run()
-        process.waitUntilExit()
+        let text = await TestKit.offPool {
+            TestKit.waitForExit(process)
+            return String(decoding: TestKit.drain(errors, whileRunning: process), as: UTF8.self)
+        }
         #expect(process.terminationStatus != 0)
-        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(text.contains("without a token"), "\(text)")
     }
 

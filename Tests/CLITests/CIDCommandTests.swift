@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// The `threads cid` contract, checked on CIDs taken from the IPLD codec fixtures (not written here).
-@Suite struct CIDCommandTests {
+@Suite(.timeLimit(.minutes(5))) struct CIDCommandTests {
     /// `<CID>.<codec>` files of ipld/codec-fixtures: the name is the CID of the file's bytes.
     static func fixtureFiles() throws -> [(cid: String, codec: String, url: URL)] {
         let root = CLIRunner.fixtures.appendingPathComponent("codec-fixtures/fixtures")

@@ -1,4 +1,5 @@
 import Foundation
+import ThreadsTestKit
 
 /// Runs the built `threads` executable as a user would and captures what it prints.
 struct CLIRunner {
@@ -52,6 +53,10 @@ struct CLIRunner {
         }
     }
 
+    /// How long a command may run before it is killed and the test fails: far beyond any command
+    /// here, so only a hang reaches it, and then the run goes on rather than waiting for good.
+    static let commandLimit: Duration = .seconds(180)
+
     static func runBlocking(_ arguments: [String], stdin: [UInt8] = [], environment: [String: String] = [:]) throws
         -> Result
     {
@@ -63,34 +68,45 @@ struct CLIRunner {
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }
         process.environment = env
-        let input = Pipe()
-        let output = Pipe()
-        let errors = Pipe()
+        let input = TestKit.pipe()
+        let output = TestKit.pipe()
+        let errors = TestKit.pipe()
         process.standardInput = input
         process.standardOutput = output
         process.standardError = errors
+        let exited = DispatchSemaphore(value: 0)
+        process.terminationHandler = { _ in exited.signal() }
         try process.run()
-        // Feed stdin and drain stderr on other threads so a large output cannot deadlock the pipes.
+        // Feed stdin and drain both outputs on other threads so a large output cannot deadlock
+        // the pipes.
         let done = DispatchGroup()
+        let outBox = DataBox()
         let errBox = DataBox()
         DispatchQueue.global().async(group: done) {
             try? input.fileHandleForWriting.write(contentsOf: Data(stdin))
             try? input.fileHandleForWriting.close()
         }
-        DispatchQueue.global().async(group: done) {
-            errBox.data = errors.fileHandleForReading.readDataToEndOfFile()
+        DispatchQueue.global().async(group: done) { outBox.data = TestKit.drain(output, whileRunning: process) }
+        DispatchQueue.global().async(group: done) { errBox.data = TestKit.drain(errors, whileRunning: process) }
+        let seconds = Double(commandLimit.components.seconds)
+        let timedOut = exited.wait(timeout: .now() + seconds) == .timedOut
+        if timedOut {
+            kill(process.processIdentifier, SIGKILL)
+            exited.wait()
         }
-        let out = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
         done.wait()
+        if timedOut {
+            throw CLIRunnerError.timedOut(arguments, stdout: String(decoding: outBox.data, as: UTF8.self))
+        }
         return Result(
             status: process.terminationStatus,
             crashed: process.terminationReason == .uncaughtSignal,
-            stdout: String(decoding: out, as: UTF8.self),
+            stdout: String(decoding: outBox.data, as: UTF8.self),
             stderr: String(decoding: errBox.data, as: UTF8.self),
-            stdoutBytes: [UInt8](out)
+            stdoutBytes: [UInt8](outBox.data)
         )
     }
+
 }
 
 private final class DataBox: @unchecked Sendable {
@@ -110,6 +126,15 @@ extension CLIRunner.Result {
     }
 }
 
-enum CLIRunnerError: Error {
+enum CLIRunnerError: Error, CustomStringConvertible {
     case notAnObject(String)
+    case timedOut([String], stdout: String)
+
+    var description: String {
+        switch self {
+        case .notAnObject(let text): "not a JSON object: \(text)"
+        case .timedOut(let arguments, let stdout):
+            "threads \(arguments.joined(separator: " ")) ran past \(CLIRunner.commandLimit) and was killed; it printed: \(stdout)"
+        }
+    }
 }

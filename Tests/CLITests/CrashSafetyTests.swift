@@ -3,10 +3,11 @@ import Multiformats
 import Node
 import Store
 import Testing
+import ThreadsTestKit
 
 /// A writer process is killed with SIGKILL at random moments; every block it acknowledged must be
 /// present and intact afterwards, and the repo must open cleanly every time.
-@Suite struct CrashSafetyTests {
+@Suite(.timeLimit(.minutes(5))) struct CrashSafetyTests {
     @Test func acknowledgedBlocksSurviveSIGKILL() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("threads-crash-\(UUID().uuidString)")
             .path
@@ -29,7 +30,7 @@ import Testing
             process.arguments = [
                 "debug", "write-blocks", "--repo", dir, "--seed", String(round + 1), "--max-size", "32768",
             ]
-            let output = Pipe()
+            let output = TestKit.pipe()
             process.standardOutput = output
             process.standardError = FileHandle.nullDevice
             try process.run()
@@ -47,7 +48,7 @@ import Testing
             usleep(UInt32.random(in: 0...4000, using: &rng))
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
-            buffer.append(contentsOf: reader.readDataToEndOfFile())
+            buffer.append(contentsOf: TestKit.drain(output, whileRunning: process))
             #expect(process.terminationReason == .uncaughtSignal, "round \(round): writer exited on its own")
 
             // Only complete lines are acknowledgements; a torn last line was never fully printed.

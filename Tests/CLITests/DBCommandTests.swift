@@ -1,10 +1,11 @@
 import Foundation
 import Testing
+import ThreadsTestKit
 
 /// `threads db …` across three daemons: a collection made on one reaches the others with the
 /// thread, concurrent conflicting edits converge to one digest, and a listener sees every remote
 /// change once.
-@Suite struct DBCommandTests {
+@Suite(.timeLimit(.minutes(5))) struct DBCommandTests {
     static func run(_ arguments: [String], _ daemon: DaemonTests.Daemon, stdin: String = "") async throws
         -> CLIRunner.Result
     {
@@ -70,8 +71,8 @@ import Testing
         let listener = Process()
         listener.executableURL = CLIRunner.executable
         listener.arguments = ["db", "listen", thread, "--collection", "people", "--repo", b.repo]
-        let lines = Pipe()
-        let ready = Pipe()
+        let lines = TestKit.pipe()
+        let ready = TestKit.pipe()
         listener.standardOutput = lines
         listener.standardError = ready
         try listener.run()
@@ -123,8 +124,9 @@ import Testing
         // The listener saw each change exactly once: per node 10 saves and 1 create, the remote
         // ones included.
         listener.terminate()
-        listener.waitUntilExit()
-        let text = String(decoding: lines.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let text = await TestKit.offPool {
+            String(decoding: TestKit.drain(lines, whileRunning: listener), as: UTF8.self)
+        }
         let changes = text.split(separator: "\n").compactMap {
             try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
         }

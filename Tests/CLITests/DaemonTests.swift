@@ -1,8 +1,9 @@
 import Foundation
 import Testing
+import ThreadsTestKit
 
 /// Two `threadsd` processes on loopback, driven through `threads swarm …`.
-@Suite struct DaemonTests {
+@Suite(.timeLimit(.minutes(5))) struct DaemonTests {
     final class Daemon: @unchecked Sendable {
         let repo: String
         private let ownsRepo: Bool
@@ -15,8 +16,11 @@ import Testing
         }
 
         let process = Process()
-        let output = Pipe()
-        var banner: [String] = []
+        let output = TestKit.pipe()
+        /// Everything the daemon has printed so far, as read.
+        private var printed = ""
+        /// What it printed, by line.
+        var banner: [String] { printed.split(separator: "\n").map(String.init) }
 
         /// Starts the daemon and reads its banner up to the DHT's "Listening on …/udp/…" line.
         func start(_ extra: [String] = []) throws {
@@ -26,13 +30,25 @@ import Testing
             process.standardOutput = output
             process.standardError = FileHandle.nullDevice
             try process.run()
-            var text = ""
-            while !text.contains("/udp/") {
-                let chunk = output.fileHandleForReading.availableData
-                if chunk.isEmpty { break }
-                text += String(decoding: chunk, as: UTF8.self)
+            read(until: { $0.contains("/udp/") })
+        }
+
+        /// Reads output until `done` holds for all of it, the daemon exits, or `limit` passes
+        /// (generous: only a hang reaches it, and then the test fails instead of waiting for good).
+        private func read(until done: (String) -> Bool, limit: Duration = .seconds(90)) {
+            let fd = output.fileHandleForReading.fileDescriptor
+            let deadline = ContinuousClock.now + limit
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            while !done(printed), ContinuousClock.now < deadline {
+                var polled = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                let ready = poll(&polled, 1, 200)
+                if ready < 0 && errno != EINTR { break }
+                guard ready > 0 else { continue }
+                let count = Foundation.read(fd, &chunk, chunk.count)
+                if count < 0 && errno == EINTR { continue }
+                if count <= 0 { break }
+                printed += String(decoding: chunk[..<count], as: UTF8.self)
             }
-            banner = text.split(separator: "\n").map(String.init)
         }
 
         var address: String? {
@@ -44,16 +60,17 @@ import Testing
                 .map { String($0.dropFirst("Listening on ".count)) }
         }
 
-        /// Reads output until a line containing `marker` arrives (or the daemon exits).
-        func waitFor(_ marker: String) -> Bool {
-            var text = banner.joined(separator: "\n")
-            while !text.contains(marker) {
-                let chunk = output.fileHandleForReading.availableData
-                if chunk.isEmpty { return false }
-                text += String(decoding: chunk, as: UTF8.self)
-            }
-            banner = text.split(separator: "\n").map(String.init)
-            return true
+        /// The daemon's line on joining the DHT ("DHT: reached n of m bootstrap peers"), once it
+        /// is printed whole; nil if it is not (the daemon exited, or the wait ran out).
+        func bootstrapResult() -> String? {
+            let prefix = "DHT: reached "
+            // Whole lines only: the last piece, after the last newline, may be half a line.
+            read(until: { text in
+                text.split(separator: "\n", omittingEmptySubsequences: false).dropLast().contains {
+                    $0.hasPrefix(prefix)
+                }
+            })
+            return banner.first { $0.hasPrefix(prefix) }
         }
 
         var peerID: String? {
@@ -61,11 +78,18 @@ import Testing
                 .map { String($0.dropFirst("Welcome to Threads! Your peer ID is ".count)) }
         }
 
-        /// Sends SIGTERM and waits; returns the exit status.
+        /// Sends SIGTERM and waits; returns the exit status. A daemon that has not exited after a
+        /// minute is killed, and the status says so (SIGKILL's 9), so the test fails rather than
+        /// hangs.
         func stop() -> Int32 {
             if process.isRunning {
                 process.terminate()
-                process.waitUntilExit()
+                let deadline = ContinuousClock.now + .seconds(60)
+                while process.isRunning, ContinuousClock.now < deadline { usleep(20_000) }
+                if process.isRunning {
+                    kill(process.processIdentifier, SIGKILL)
+                    process.waitUntilExit()
+                }
             }
             return process.terminationStatus
         }
@@ -129,8 +153,14 @@ import Testing
         // b joins through a's TCP address (as an invite gives it), c through a's UDP one.
         try await CLIRunner.blocking { try b.start(["--bootstrap", aAddress]) }
         try await CLIRunner.blocking { try c.start(["--bootstrap", aUDP]) }
-        #expect(await CLIRunner.blockingValue { b.waitFor("DHT: reached 1 of 1 bootstrap peers") }, "\(b.banner)")
-        #expect(await CLIRunner.blockingValue { c.waitFor("DHT: reached 1 of 1 bootstrap peers") }, "\(c.banner)")
+        #expect(
+            await CLIRunner.blockingValue { b.bootstrapResult() == "DHT: reached 1 of 1 bootstrap peers" },
+            "\(b.banner)"
+        )
+        #expect(
+            await CLIRunner.blockingValue { c.bootstrapResult() == "DHT: reached 1 of 1 bootstrap peers" },
+            "\(c.banner)"
+        )
         let bPeer = try #require(b.peerID)
         let cPeer = try #require(c.peerID)
 
@@ -186,7 +216,7 @@ import Testing
         let aUDP = try #require(a.udpAddress)
         try await CLIRunner.blocking { try b.start(["--bootstrap", aAddress]) }
         #expect(
-            await CLIRunner.blockingValue { b.waitFor("DHT: reached 1 of 1 bootstrap peers") },
+            await CLIRunner.blockingValue { b.bootstrapResult() == "DHT: reached 1 of 1 bootstrap peers" },
             "\(b.banner) \(aUDP)"
         )
         let table = try await CLIRunner.run(["dht", "table", "--repo", b.repo])

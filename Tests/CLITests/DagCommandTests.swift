@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// `threads dag put --only-hash` on the IPLD codec fixtures: the printed CID must be the file's name.
-@Suite struct DagCommandTests {
+@Suite(.timeLimit(.minutes(5))) struct DagCommandTests {
     @Test func putOnlyHashReproducesFixtureCIDs() async throws {
         let files = try CIDCommandTests.fixtureFiles()
         try #require(files.count > 50)

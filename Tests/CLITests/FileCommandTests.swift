@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// `threads add`, `get` and `cat`, with and without daemons.
-@Suite struct FileCommandTests {
+@Suite(.timeLimit(.minutes(5))) struct FileCommandTests {
     static func randomFile(_ size: Int) throws -> (path: String, bytes: [UInt8]) {
         var bytes = [UInt8](repeating: 0, count: size)
         for index in bytes.indices { bytes[index] = UInt8.random(in: 0...255) }
@@ -17,7 +17,7 @@ import Testing
         try await CLIRunner.blocking { try a.start() }
         let aAddress = try #require(a.address)
         try await CLIRunner.blocking { try b.start(["--bootstrap", aAddress]) }
-        #expect(await CLIRunner.blockingValue { b.waitFor("DHT: reached 1 of 1 bootstrap peers") })
+        #expect(await CLIRunner.blockingValue { b.bootstrapResult() == "DHT: reached 1 of 1 bootstrap peers" })
         let (path, bytes) = try Self.randomFile(1_500_000)
         defer { try? FileManager.default.removeItem(atPath: path) }
 

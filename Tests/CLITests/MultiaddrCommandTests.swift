@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// The `threads multiaddr inspect` contract, on go-multiaddr's own good and bad cases.
-@Suite struct MultiaddrCommandTests {
+@Suite(.timeLimit(.minutes(5))) struct MultiaddrCommandTests {
     static func cases(_ name: String) throws -> [String] {
         let url = CLIRunner.fixtures.appendingPathComponent("multiaddr/\(name)")
         return try String(contentsOf: url, encoding: .utf8)

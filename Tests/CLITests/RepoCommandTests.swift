@@ -1,9 +1,10 @@
 import Foundation
 import Multiformats
 import Testing
+import ThreadsTestKit
 
 /// `threads init`, `id`, `block …` and `dag put/get` against a real repo.
-@Suite struct RepoCommandTests {
+@Suite(.timeLimit(.minutes(5))) struct RepoCommandTests {
     final class Repo {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("cli-repo-\(UUID().uuidString)").path
         deinit { try? FileManager.default.removeItem(atPath: path) }
@@ -117,11 +118,14 @@ import Testing
         let process = Process()
         process.executableURL = URL(fileURLWithPath: python)
         process.arguments = ["-c", script, repo.path + "/datastore"]
-        let output = Pipe()
+        let output = TestKit.pipe()
         process.standardOutput = output
         try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let text = await TestKit.offPool {
+            let text = String(decoding: TestKit.drain(output, whileRunning: process), as: UTF8.self)
+            TestKit.waitForExit(process)
+            return text
+        }
         #expect(process.terminationStatus == 0)
         var found: [String: String] = [:]
         for line in text.split(separator: "\n") {

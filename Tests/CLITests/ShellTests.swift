@@ -1,8 +1,9 @@
 import Foundation
 import Testing
+import ThreadsTestKit
 
 /// `threads shell` driven by a script on standard input (the non-terminal path of the same shell).
-@Suite struct ShellTests {
+@Suite(.timeLimit(.minutes(5))) struct ShellTests {
     @Test func aScriptedSessionCoversTheCommandsAndTheirErrors() async throws {
         let daemon = DaemonTests.Daemon()
         try await CLIRunner.blocking { try daemon.start() }
@@ -65,8 +66,8 @@ import Testing
         let shell = Process()
         shell.executableURL = CLIRunner.executable
         shell.arguments = ["shell", "--repo", daemon.repo]
-        let input = Pipe()
-        let output = Pipe()
+        let input = TestKit.pipe()
+        let output = TestKit.pipe()
         shell.standardInput = input
         shell.standardOutput = output
         shell.standardError = FileHandle.nullDevice
@@ -74,9 +75,12 @@ import Testing
         defer { if shell.isRunning { shell.terminate() } }
         input.fileHandleForWriting.write(Data("use \(thread)\nlisten\n".utf8))
         let seen = TextBox()
-        let reader = Task.detached {
+        // Read on a Dispatch thread: a blocking read on the concurrency pool holds one of its
+        // (on two cores, two) threads for the whole test.
+        DispatchQueue.global().async {
             while case let chunk = output.fileHandleForReading.availableData, !chunk.isEmpty {
                 seen.append(String(decoding: chunk, as: UTF8.self))
+                if !shell.isRunning { break }
             }
         }
         #expect(await ThreadCommandTests.eventuallyTrue { seen.text.contains("Listening for changes") })
@@ -87,9 +91,8 @@ import Testing
         #expect(await ThreadCommandTests.eventuallyTrue { seen.text.contains("\"instanceID\": \"n1\"") })
         // Enter stops listening; the shell goes on.
         input.fileHandleForWriting.write(Data("\nexit\n".utf8))
-        await CLIRunner.blockingValue { shell.waitUntilExit() }
+        #expect(await TestKit.offPool { TestKit.waitForExit(shell) })
         #expect(shell.terminationStatus == 0)
-        reader.cancel()
     }
 }
 

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// `threads thread …` across three daemons: create, invite by multiaddr, join, write, replicate.
-@Suite struct ThreadCommandTests {
+@Suite(.timeLimit(.minutes(5))) struct ThreadCommandTests {
     static func json(_ result: CLIRunner.Result) throws -> Any {
         try JSONSerialization.jsonObject(with: Data(result.stdout.utf8), options: [.fragmentsAllowed])
     }
@@ -136,7 +136,7 @@ import Testing
         try await CLIRunner.blocking { try a.start() }
         let aAddress = try #require(a.address)
         try await CLIRunner.blocking { try b.start(["--bootstrap", aAddress]) }
-        #expect(await CLIRunner.blockingValue { b.waitFor("DHT: reached 1 of 1") })
+        #expect(await CLIRunner.blockingValue { b.bootstrapResult() == "DHT: reached 1 of 1 bootstrap peers" })
         let created = try Self.json(try await CLIRunner.run(["thread", "create", "--repo", a.repo])) as? [String: Any]
         let id = try #require(created?["id"] as? String)
         _ = try await CLIRunner.run(
@@ -150,7 +150,7 @@ import Testing
         let bAddress = try #require(b.address)
         #expect(await CLIRunner.blockingValue { a.stop() } == 0)
         try await CLIRunner.blocking { try c.start(["--bootstrap", bAddress]) }
-        #expect(await CLIRunner.blockingValue { c.waitFor("DHT: reached 1 of 1") })
+        #expect(await CLIRunner.blockingValue { c.bootstrapResult() == "DHT: reached 1 of 1 bootstrap peers" })
         let late = try await CLIRunner.run(["thread", "join", invite, "--repo", c.repo])
         #expect(late.status == 0, "\(late.stderr)")
         let result = try Self.json(late) as? [String: Any]

@@ -5,7 +5,7 @@ import ThreadsTestKit
 
 @testable import DHT
 
-@Suite("DHT keys")
+@Suite("DHT keys", .timeLimit(.minutes(5)))
 struct DHTKeyTests {
     @Test func distanceIsXorAndSymmetric() throws {
         var rng = SeededGenerator(seed: 7)

@@ -8,7 +8,7 @@ import ThreadsTestKit
 
 @testable import DHT
 
-@Suite("DHT datagrams and records")
+@Suite("DHT datagrams and records", .timeLimit(.minutes(5)))
 struct MessageTests {
     let identity = Ed25519.PrivateKey()
 

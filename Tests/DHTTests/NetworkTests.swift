@@ -8,7 +8,7 @@ import ThreadsTestKit
 
 @testable import DHT
 
-@Suite("DHT over a simulated network")
+@Suite("DHT over a simulated network", .timeLimit(.minutes(5)))
 struct NetworkTests {
     @Test func lookupsFindTheBruteForceClosestNodes() async throws {
         let net = await SimulatedNetwork.make(count: 64)

@@ -5,7 +5,7 @@ import Testing
 
 @testable import DHT
 
-@Suite("Provider store")
+@Suite("Provider store", .timeLimit(.minutes(5)))
 struct ProviderStoreTests {
     let key = DHTKey(peer: Ed25519.PrivateKey().publicKey.peerID)
     let hour: UInt64 = 3_600_000

@@ -5,7 +5,7 @@ import Testing
 
 @testable import DHT
 
-@Suite("Routing table")
+@Suite("Routing table", .timeLimit(.minutes(5)))
 struct RoutingTableTests {
     static func contact(ip: [UInt8] = [10, 0, 0, 1], port: UInt16 = 4006) -> DHTContact {
         DHTContact(peer: Ed25519.PrivateKey().publicKey.peerID, endpoint: try! UDPEndpoint(ip: ip, port: port))

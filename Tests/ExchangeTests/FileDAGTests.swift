@@ -7,7 +7,7 @@ import ThreadsTestKit
 
 @testable import Exchange
 
-@Suite("File DAGs")
+@Suite("File DAGs", .timeLimit(.minutes(5)))
 struct FileDAGTests {
     func depths(_ root: CID, _ blockstore: Blockstore, depth: Int = 0) throws -> [Int] {
         let bytes = try require(try blockstore.get(root))

@@ -9,7 +9,7 @@ import Transport
 
 @testable import Exchange
 
-@Suite("What a hostile peer can make the exchange keep or do", .serialized)
+@Suite("What a hostile peer can make the exchange keep or do", .serialized, .timeLimit(.minutes(5)))
 struct HostilePeerTests {
     static func randomCID(_ rng: inout SeededGenerator) -> CID {
         CID.v1(codec: Multicodec.raw, multihash: try! Multihash.hash(rng.bytes(8), using: .sha2_256))

@@ -4,7 +4,7 @@ import ThreadsTestKit
 
 @testable import Exchange
 
-@Suite("Exchange messages and ledgers")
+@Suite("Exchange messages and ledgers", .timeLimit(.minutes(5)))
 struct MessageTests {
     static func cid(_ n: Int) -> CID {
         CID.v1(codec: Multicodec.raw, multihash: try! Multihash.hash(Array("block \(n)".utf8), using: .sha2_256))

@@ -83,3 +83,19 @@ struct StaticRouting: ProviderRouting {
 
     func findProviders(_ cid: CID, wanted: Int) async -> [(peer: PeerID, addresses: [Multiaddr])] { providers }
 }
+
+/// `StaticRouting` that counts the searches made.
+final class CountingRouting: ProviderRouting, @unchecked Sendable {
+    let providers: [(peer: PeerID, addresses: [Multiaddr])]
+    private let lock = NSLock()
+    private var count = 0
+
+    init(providers: [(peer: PeerID, addresses: [Multiaddr])]) { self.providers = providers }
+
+    var searches: Int { lock.withLock { count } }
+
+    func findProviders(_ cid: CID, wanted: Int) async -> [(peer: PeerID, addresses: [Multiaddr])] {
+        lock.withLock { count += 1 }
+        return providers
+    }
+}

@@ -8,7 +8,7 @@ import Transport
 
 @testable import Exchange
 
-@Suite("Block exchange on loopback", .serialized)
+@Suite("Block exchange on loopback", .serialized, .timeLimit(.minutes(5)))
 struct TransferTests {
     func randomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
         var rng = SeededGenerator(seed: seed)
@@ -162,6 +162,22 @@ struct TransferTests {
         let lonely = try await TestNode()
         await #expect(throws: ExchangeError.notFound(root)) { try await lonely.exchange.fetch(root) }
         for node in [provider, fetcher, lonely] { await node.shutdown() }
+    }
+
+    /// A provider record can outlive the block (the provider deleted it). A fetch whose only
+    /// providers say dont-have ends with `notFound` after a search or two, whether or not it was
+    /// connected to them already; it used to search, ask and park again for good.
+    @Test(.timeLimit(.minutes(2)), arguments: [false, true])
+    func providersThatLackTheBlockEndTheFetch(connectedFirst: Bool) async throws {
+        let stale = try await TestNode()
+        let root = try stale.add(randomBytes(1000, seed: 9), chunkSize: 16 << 10)
+        #expect(try stale.blockstore.delete(root))
+        let routing = CountingRouting(providers: [(stale.peer, [stale.address])])
+        let fetcher = try await TestNode(routing: routing)
+        if connectedFirst { _ = try await fetcher.manager.connect(stale.address) }
+        await #expect(throws: ExchangeError.notFound(root)) { try await fetcher.exchange.fetch(root) }
+        #expect(routing.searches <= 3, "\(routing.searches) provider searches")
+        for node in [stale, fetcher] { await node.shutdown() }
     }
 
     @Test func aWantListFloodStaysBoundedAndOthersAreStillServed() async throws {

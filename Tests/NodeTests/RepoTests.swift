@@ -5,7 +5,7 @@ import Sodium
 import Store
 import Testing
 
-@Suite struct RepoTests {
+@Suite(.timeLimit(.minutes(5))) struct RepoTests {
     static func tempPath() -> String {
         FileManager.default.temporaryDirectory.appendingPathComponent("repo-test-\(UUID().uuidString)").path
     }

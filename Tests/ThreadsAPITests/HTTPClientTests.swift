@@ -204,7 +204,7 @@ private final class StreamRecorder: Sendable {
     var times: [ContinuousClock.Instant] { state.withLock { $0.times } }
 }
 
-@Suite("HTTPClient")
+@Suite("HTTPClient", .timeLimit(.minutes(5)))
 struct HTTPClientTests {
     @Test func getSendsTokenAndDefaultHeaders() async throws {
         try await withServer { port, log in

@@ -16,7 +16,7 @@ extension LineBuffer {
     }
 }
 
-@Suite("LineBuffer")
+@Suite("LineBuffer", .timeLimit(.minutes(5)))
 struct LineBufferTests {
     /// Where a line longer than the terminal puts its rows and the cursor: what the editor
     /// redraws by.
@@ -239,7 +239,7 @@ struct LineBufferTests {
     }
 }
 
-@Suite("KeyDecoder")
+@Suite("KeyDecoder", .timeLimit(.minutes(5)))
 struct KeyDecoderTests {
     private func keys(_ bytes: [UInt8]) -> [LineBuffer.Key] {
         var decoder = KeyDecoder()
@@ -279,7 +279,7 @@ struct KeyDecoderTests {
     }
 }
 
-@Suite("LineEditor")
+@Suite("LineEditor", .timeLimit(.minutes(5)))
 struct LineEditorTests {
     @Test func loadsHistoryFile() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("history-\(UUID().uuidString)").path

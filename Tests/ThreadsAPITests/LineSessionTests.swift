@@ -102,7 +102,7 @@ struct ScreenModel {
 }
 
 /// The line editor's output, key by key, on a model terminal.
-@Suite struct LineSessionTests {
+@Suite(.timeLimit(.minutes(5))) struct LineSessionTests {
     static let prompt = "threads> "
 
     struct Terminal {

@@ -2,7 +2,7 @@ import Testing
 
 @testable import ThreadsAPI
 
-@Suite("Server-Sent Events")
+@Suite("Server-Sent Events", .timeLimit(.minutes(5)))
 struct ServerSentEventsTests {
     private func parse(_ text: String) -> [ServerSentEvent] {
         var parser = SSEParser()

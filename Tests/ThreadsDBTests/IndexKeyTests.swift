@@ -3,7 +3,7 @@ import ThreadsTestKit
 
 @testable import ThreadsDB
 
-@Suite struct IndexKeyTests {
+@Suite(.timeLimit(.minutes(5))) struct IndexKeyTests {
     static func randomScalar(_ rng: inout SeededGenerator) -> JSON {
         switch rng.below(8) {
         case 0: return .null

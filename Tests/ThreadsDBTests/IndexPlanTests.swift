@@ -50,7 +50,7 @@ extension Array {
     }
 }
 
-@Suite struct IndexPlanTests {
+@Suite(.timeLimit(.minutes(5))) struct IndexPlanTests {
     @Test func plansSelectSupersetsAndTheIndexPathEqualsTheScan() throws {
         var rng = SeededGenerator(seed: 0x5EED_0020)
         let documents = Corpus.documents(&rng, count: 300)

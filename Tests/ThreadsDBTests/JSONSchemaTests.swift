@@ -69,7 +69,7 @@ private let badSchemas: [(schema: String, message: String)] = [
     ),
 ]
 
-@Suite struct JSONSchemaTests {
+@Suite(.timeLimit(.minutes(5))) struct JSONSchemaTests {
     // MARK: type, enum, const
 
     @Test func typeAcceptsItsOwnKindAndRejectsOthers() throws {
@@ -505,7 +505,7 @@ private let badSchemas: [(schema: String, message: String)] = [
     }
 }
 
-@Suite struct JSONSchemaUnsupportedTests {
+@Suite(.timeLimit(.minutes(5))) struct JSONSchemaUnsupportedTests {
     @Test func keywordsThatWouldConstrainButAreNotImplementedAreRefused() {
         #expect(throws: DBError.badSchema("\"$ref\" is not supported (at #/properties/a/$ref)")) {
             try JSONSchema(["properties": ["a": ["$ref": "#/$defs/x"]]])

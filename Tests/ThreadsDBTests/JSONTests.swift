@@ -3,7 +3,7 @@ import ThreadsTestKit
 
 @testable import ThreadsDB
 
-@Suite struct JSONTests {
+@Suite(.timeLimit(.minutes(5))) struct JSONTests {
     @Test func roundTrip() throws {
         let text = #"{"b":[1,2.5,"x\n\u00e9",true,null],"a":{"z":-3e2}}"#
         let value = try JSON(parsing: text)

@@ -3,7 +3,7 @@ import ThreadsTestKit
 
 @testable import ThreadsDB
 
-@Suite struct QuerySemanticsTests {
+@Suite(.timeLimit(.minutes(5))) struct QuerySemanticsTests {
     @Test func randomFiltersAgreeWithBruteForce() throws {
         var rng = SeededGenerator(seed: 0x5EED_0001)
         let documents = Corpus.documents(&rng, count: 300)
@@ -125,7 +125,7 @@ import ThreadsTestKit
     }
 }
 
-@Suite struct QueryParsingTests {
+@Suite(.timeLimit(.minutes(5))) struct QueryParsingTests {
     @Test func validFilters() throws {
         #expect(try Filter([:]) == .all)
         #expect(try Filter(["name": "Ann"]) == .field(FieldPath("name"), [.eq("Ann")]))

@@ -26,7 +26,7 @@ final class TempDatabase: @unchecked Sendable {
 
 /// The reducer on its own: random events from three writers applied in random orders, in random
 /// batches, with duplicates, must give every replica the same state, digest and indexes.
-@Suite("Convergent merge")
+@Suite("Convergent merge", .timeLimit(.minutes(5)))
 struct ReducerTests {
     typealias Event = (event: DBEvent, clock: HLCTimestamp, log: PeerID)
 

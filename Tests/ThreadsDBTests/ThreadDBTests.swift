@@ -63,7 +63,7 @@ final class TestDB: @unchecked Sendable {
     }
 }
 
-@Suite("ThreadDB")
+@Suite("ThreadDB", .timeLimit(.minutes(5)))
 struct ThreadDBTests {
     @Test func createFindSaveDelete() async throws {
         let t = try TestDB()

@@ -9,7 +9,7 @@ import Transport
 
 @testable import Threads
 
-@Suite("Roles, access log and revocation", .serialized)
+@Suite("Roles, access log and revocation", .serialized, .timeLimit(.minutes(5)))
 struct AccessControlTests {
     /// An owner node with an access-controlled thread.
     func ownerNode() async throws -> (ThreadsTestNode, ThreadID, ThreadKey) {

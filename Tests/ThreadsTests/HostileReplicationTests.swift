@@ -11,7 +11,7 @@ import ThreadsTestKit
 /// Replication messages a peer can send, mangled every way: the node answers or refuses each one,
 /// never crashes, and keeps its data intact; a puller fed mangled answers stores only records that
 /// check out.
-@Suite("Hostile replication messages", .serialized)
+@Suite("Hostile replication messages", .serialized, .timeLimit(.minutes(5)))
 struct HostileReplicationTests {
     @Test(.timeLimit(.minutes(2))) func mangledRequestsAndPushesAreRefusedWithoutHarm() async throws {
         let a = try await ThreadsTestNode()

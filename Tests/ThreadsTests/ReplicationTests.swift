@@ -93,7 +93,7 @@ final class ThreadsTestNode: @unchecked Sendable {
     }
 }
 
-@Suite("Replication on loopback", .serialized)
+@Suite("Replication on loopback", .serialized, .timeLimit(.minutes(5)))
 struct ReplicationTests {
     @Test func membersPullOnConnectReceivePushesAndCatchUp() async throws {
         let a = try await ThreadsTestNode()
@@ -238,7 +238,7 @@ final class FetchCounter: @unchecked Sendable {
     var count: Int { lock.withLock { value } }
 }
 
-@Suite("Replication gaps", .serialized)
+@Suite("Replication gaps", .serialized, .timeLimit(.minutes(5)))
 struct ReplicationGapTests {
     @Test func aPushAfterAGapStartsAPullThatFillsIt() async throws {
         let a = try await ThreadsTestNode()

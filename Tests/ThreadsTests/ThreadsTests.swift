@@ -49,7 +49,7 @@ final class TempStore: @unchecked Sendable {
     }
 }
 
-@Suite("Thread identifiers and keys")
+@Suite("Thread identifiers and keys", .timeLimit(.minutes(5)))
 struct IdentifierTests {
     @Test func threadIDsRoundTripInTheGoThreadsLayout() throws {
         for variant in [ThreadID.Variant.raw, .accessControlled] {
@@ -94,7 +94,7 @@ struct IdentifierTests {
     }
 }
 
-@Suite("Records and the logstore")
+@Suite("Records and the logstore", .timeLimit(.minutes(5)))
 struct LogstoreTests {
     let thread = ThreadID(variant: .raw)
     let key = ThreadKey()
@@ -463,7 +463,7 @@ extension Logstore {
     func logstoreBlockCount() throws -> Int { try blockstore.allCIDs().count }
 }
 
-@Suite("Invites")
+@Suite("Invites", .timeLimit(.minutes(5)))
 struct InviteTests {
     @Test func invitesRoundTripAndStartWithTheInvitersMultiaddr() throws {
         let peer = Ed25519.PrivateKey().publicKey.peerID

@@ -8,7 +8,7 @@ import Testing
 import Transport
 
 /// A sender faster than its reader is held back instead of queueing the difference in memory.
-@Suite struct BackpressureTests {
+@Suite(.timeLimit(.minutes(5))) struct BackpressureTests {
     /// Counts what the writer has handed over and whether it finished.
     final class Progress: Sendable {
         private let state = Mutex<(accepted: Int, finished: Bool)>((0, false))

@@ -6,7 +6,7 @@ import Testing
 
 @testable import Transport
 
-@Suite struct ConnectionManagerTests {
+@Suite(.timeLimit(.minutes(5))) struct ConnectionManagerTests {
     static func protocols() -> MuxProtocols {
         var p = MuxProtocols()
         p.handleRequests("/threads/echo/1") { .single($0.payload) }
@@ -143,6 +143,35 @@ import Testing
         }
     }
 
+    /// A dial still under way when the node shuts down (its handshake held up in a relay) and
+    /// completing only after `shutdown` returned leaves no connection: it is closed at once and the
+    /// dial fails with `shutDown`. Before, it was registered and kept open (keep-alive pings hold it)
+    /// with nobody left to close it. Connecting after shutdown fails too.
+    @Test(.timeLimit(.minutes(2))) func aDialCompletingAfterShutdownLeavesNoConnection() async throws {
+        let (a, _) = try await Self.node()
+        let (b, bAddress) = try await Self.node()
+        let port = try #require(bAddress.components[1].valueString.flatMap { Int($0) })
+        let relay = try HoldingRelay(to: port)
+        defer { relay.stop() }
+        let dial = Task {
+            try await a.connect(Multiaddr("/ip4/127.0.0.1/tcp/\(relay.port)/p2p/\(b.localPeer)"))
+        }
+        // A's first handshake message sits in the relay: the dial is connected and waiting for B.
+        try #require(try await Self.eventually { relay.isHolding })
+        await a.shutdown()
+        relay.release()
+        await #expect(throws: TransportError.shutDown) { _ = try await dial.value }
+        let closed = try await Self.eventually {
+            let left = await a.runningConnections
+            let right = await b.runningConnections
+            let peers = await b.connectedPeers
+            return left == 0 && right == 0 && peers.isEmpty
+        }
+        #expect(closed, "a connection dialled before shutdown stays open")
+        await #expect(throws: TransportError.shutDown) { _ = try await a.connect(bAddress) }
+        await b.shutdown()
+    }
+
     @Test func perIPLimitRefusesExtraInboundConnections() async throws {
         var limits = ConnectionManager.Limits()
         limits.maxPerIP = 1
@@ -243,5 +272,145 @@ import Testing
         try restarted.remove(peers[5])
         try restarted.add([address], for: peers[1])
         #expect(Set(try restarted.peers()) == kept.subtracting([peers[5]]).union([peers[1]]))
+    }
+}
+
+/// A TCP relay on loopback for one connection: it accepts the client and reads what it sends
+/// first, then holds it until `release()`; only then does it connect to `target` on loopback, pass
+/// on what it holds and copy bytes both ways. It keeps a dial's handshake under way for as long
+/// as a test likes. Blocking sockets on threads of its own.
+final class HoldingRelay: @unchecked Sendable {
+    #if canImport(Darwin)
+        private static let streamType = SOCK_STREAM
+        private static let sendFlags: Int32 = 0
+    #else
+        private static let streamType = Int32(SOCK_STREAM.rawValue)
+        private static let sendFlags = Int32(MSG_NOSIGNAL)
+    #endif
+
+    /// The port the relay listens on (127.0.0.1).
+    let port: Int
+    private let target: Int
+    private let listener: Int32
+    private let lock = NSLock()
+    private var sockets: [Int32] = []
+    private var holding = false
+    private var stopped = false
+    private let released = DispatchSemaphore(value: 0)
+    private let threads = DispatchGroup()
+
+    init(to target: Int) throws {
+        let fd = socket(AF_INET, Self.streamType, 0)
+        guard fd >= 0 else { throw POSIXError(.EIO) }
+        var address = Self.loopback(port: 0)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let named = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        guard bound == 0, named == 0, listen(fd, 4) == 0 else {
+            close(fd)
+            throw POSIXError(.EIO)
+        }
+        self.target = target
+        listener = fd
+        port = Int(UInt16(bigEndian: address.sin_port))
+        spawn { self.serve() }
+    }
+
+    /// Whether the client's first bytes have arrived and are held.
+    var isHolding: Bool { lock.withLock { holding } }
+
+    /// Lets the held connection through.
+    func release() { released.signal() }
+
+    /// Closes every socket once the relay's threads have ended.
+    func stop() {
+        let open = lock.withLock {
+            stopped = true
+            return sockets
+        }
+        released.signal()
+        for fd in [listener] + open { shutdown(fd, Int32(SHUT_RDWR)) }
+        _ = threads.wait(timeout: .now() + 10)
+        for fd in [listener] + open { close(fd) }
+    }
+
+    private static func loopback(port: Int) -> sockaddr_in {
+        var address = sockaddr_in()
+        #if canImport(Darwin)
+            address.sin_len = UInt8(MemoryLayout<sockaddr_in>.size)
+        #endif
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return address
+    }
+
+    private func spawn(_ body: @escaping @Sendable () -> Void) {
+        threads.enter()
+        Thread {
+            body()
+            self.threads.leave()
+        }.start()
+    }
+
+    /// Keeps `fd` to be closed by `stop`; false (and `fd` closed) once stopped.
+    private func track(_ fd: Int32) -> Bool {
+        #if canImport(Darwin)
+            // A send to a peer that hung up fails instead of raising SIGPIPE (MSG_NOSIGNAL elsewhere).
+            var on: Int32 = 1
+            setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &on, socklen_t(MemoryLayout<Int32>.size))
+        #endif
+        let kept = lock.withLock {
+            if !stopped { sockets.append(fd) }
+            return !stopped
+        }
+        if !kept { close(fd) }
+        return kept
+    }
+
+    private func serve() {
+        let client = accept(listener, nil, nil)
+        guard client >= 0, track(client) else { return }
+        var first = [UInt8](repeating: 0, count: 1 << 16)
+        let count = recv(client, &first, first.count, 0)
+        guard count > 0 else { return }
+        lock.withLock { holding = true }
+        released.wait()
+        let server = socket(AF_INET, Self.streamType, 0)
+        guard server >= 0, track(server) else { return }
+        var address = Self.loopback(port: target)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(server, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard connected == 0, Self.sendAll(server, first[0..<count]) else { return }
+        spawn { Self.copy(from: server, to: client) }
+        Self.copy(from: client, to: server)
+    }
+
+    private static func sendAll(_ fd: Int32, _ bytes: ArraySlice<UInt8>) -> Bool {
+        var rest = bytes
+        while !rest.isEmpty {
+            let sent = rest.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, sendFlags) }
+            guard sent > 0 else { return false }
+            rest = rest.dropFirst(sent)
+        }
+        return true
+    }
+
+    private static func copy(from source: Int32, to sink: Int32) {
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = recv(source, &buffer, buffer.count, 0)
+            guard count > 0, sendAll(sink, buffer[0..<count]) else { break }
+        }
+        shutdown(sink, Int32(SHUT_WR))
     }
 }

@@ -32,7 +32,7 @@ final class RecordingLogHandler: LogHandler, @unchecked Sendable {
 
 /// A peer that breaks the multiplexing rules loses its connection, with the reason logged, while
 /// the node keeps serving a well-behaved peer.
-@Suite struct HostileMuxTests {
+@Suite(.timeLimit(.minutes(5))) struct HostileMuxTests {
     /// A node whose mux logs to `log`, and a well-behaved peer connected to it first.
     struct Setting {
         let log = RecordingLogHandler()

@@ -10,7 +10,7 @@ import Testing
 
 /// A peer that completes the handshake and then sends a tampered or replayed transport message
 /// loses its connection, with the reason logged, while the node keeps serving others.
-@Suite struct HostileNoiseTests {
+@Suite(.timeLimit(.minutes(5))) struct HostileNoiseTests {
     enum Attack: CaseIterable {
         case flippedBit
         case replay

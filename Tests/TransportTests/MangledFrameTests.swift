@@ -9,7 +9,7 @@ import ThreadsTestKit
 /// What an authenticated but hostile peer can put inside the secure channel (mux frames) or in
 /// its handshake (the identity payload), mangled in every way the test kit knows: each gives a
 /// typed error or a value that encodes back to the very bytes it came from, never a crash.
-@Suite struct MangledFrameTests {
+@Suite(.timeLimit(.minutes(5))) struct MangledFrameTests {
     static func encoded(_ frame: MuxFrame) throws -> [UInt8] {
         var buffer = ByteBuffer()
         try frame.encode(into: &buffer)

@@ -7,7 +7,7 @@ import ThreadsTestKit
 import Transport
 
 /// Two nodes on loopback, multiplexing calls over one secure connection.
-@Suite struct MuxTests {
+@Suite(.timeLimit(.minutes(5))) struct MuxTests {
     /// Flags set by handlers, read by tests.
     final class Flags: @unchecked Sendable {
         private let lock = NSLock()
@@ -183,6 +183,61 @@ import Transport
         await listener.close()
     }
 
+    /// `close()` wakes a read loop waiting for a free handler slot (the only one held by a
+    /// handler that does not finish on its own): the handler is cancelled and `run()` returns.
+    /// Before, the read loop stayed parked, so `run()` never returned.
+    @Test(.timeLimit(.minutes(2))) func closeEndsARunWaitingForAHandlerSlot() async throws {
+        let flags = Flags()
+        var options = MuxConnection.Options()
+        options.maxConcurrentInbound = 1
+        var protocols = MuxProtocols()
+        protocols.handleRequests("/threads/hang/1") { _ in
+            flags.bump("hang")
+            do {
+                try await Task.sleep(for: .seconds(3600))
+            } catch {
+                flags.bump("hang-cancelled")
+                throw error
+            }
+            return .single([])
+        }
+        let serverTransport = SecureTransport(identity: Ed25519.PrivateKey())
+        let listener = try await serverTransport.listen(on: Multiaddr("/ip4/127.0.0.1/tcp/0"))
+        let (accepted, acceptedContinuation) = AsyncStream<MuxConnection>.makeStream()
+        let serverTask = Task {
+            try await listener.run { [protocols, options] channel in
+                let connection = MuxConnection(channel, protocols: protocols, options: options)
+                acceptedContinuation.yield(connection)
+                try? await connection.run()
+                flags.bump("run-returned")
+            }
+        }
+        defer { serverTask.cancel() }
+        let address = try #require(listener.localAddress)
+        let channel = try await SecureTransport(identity: Ed25519.PrivateKey())
+            .dial(address.encapsulate(Multiaddr("/p2p/\(serverTransport.identity.publicKey.peerID)")))
+        let client = MuxConnection(channel, protocols: MuxProtocols())
+        let clientTask = Task { try await client.run() }
+        defer { clientTask.cancel() }
+        var iterator = accepted.makeAsyncIterator()
+        let server = try #require(await iterator.next())
+
+        let first = Task { try await client.request("/threads/hang/1", [1]) }
+        #expect(await TestKit.eventually { flags.get("hang") == 1 })
+        let second = Task { try await client.request("/threads/hang/1", [2]) }
+        // Time for the second request to reach the server, whose read loop then waits for the slot.
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(flags.get("hang") == 1)
+        await server.close()
+        #expect(await TestKit.eventually { flags.get("run-returned") == 1 }, "run() did not return after close()")
+        // The handler holding the slot was cancelled, not left running.
+        #expect(flags.get("hang-cancelled") >= 1)
+        first.cancel()
+        second.cancel()
+        await client.close()
+        await listener.close()
+    }
+
     @Test func keepAlivePingsKeepAnIdleConnectionOpen() async throws {
         var options = MuxConnection.Options()
         options.keepAliveInterval = .milliseconds(200)
@@ -194,7 +249,7 @@ import Transport
     }
 }
 
-@Suite struct MuxKeepAliveTests {
+@Suite(.timeLimit(.minutes(5))) struct MuxKeepAliveTests {
     /// A peer that reads everything and answers nothing is dropped after unanswered pings.
     @Test func silentPeerIsClosed() async throws {
         let server = SecureTransport(identity: Ed25519.PrivateKey())
@@ -219,7 +274,7 @@ import Transport
     }
 }
 
-@Suite struct MuxFrameTests {
+@Suite(.timeLimit(.minutes(5))) struct MuxFrameTests {
     static let frames: [MuxFrame] = [
         MuxFrame(kind: .request, id: 1, protocolName: "/threads/log/1", payload: [1, 2, 3]),
         MuxFrame(kind: .message, id: 0, protocolName: "/threads/exchange/1", payload: []),

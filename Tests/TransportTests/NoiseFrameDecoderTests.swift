@@ -5,7 +5,7 @@ import Testing
 @testable import Transport
 
 /// The 2-byte length decoder fed whole, byte by byte and in random splits (NIO's verifier).
-@Suite struct NoiseFrameDecoderTests {
+@Suite(.timeLimit(.minutes(5))) struct NoiseFrameDecoderTests {
     static func frame(_ payload: [UInt8]) -> ByteBuffer {
         var buffer = ByteBuffer()
         buffer.writeInteger(UInt16(payload.count))

@@ -3,7 +3,7 @@ import Sodium
 import Testing
 import Transport
 
-@Suite struct NoiseHandshakeTests {
+@Suite(.timeLimit(.minutes(5))) struct NoiseHandshakeTests {
     /// Runs a full XX handshake between two in-memory parties.
     static func handshake(
         initiator: inout NoiseHandshake,

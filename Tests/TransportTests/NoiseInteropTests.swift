@@ -9,7 +9,7 @@ import Transport
 /// the libp2p identity payload against this one, in both roles, and exchanges framed, encrypted
 /// messages both ways: evidence that the handshake follows the specification rather than only
 /// agreeing with itself.
-@Suite struct NoiseInteropTests {
+@Suite(.timeLimit(.minutes(5))) struct NoiseInteropTests {
     static var python: String? { ProcessInfo.processInfo.environment["THREADS_INTEROP_PYTHON"] }
 
     /// Runs the Python peer in `role` against a Swift handshake in the opposite role.
@@ -23,9 +23,9 @@ import Transport
         let process = Process()
         process.executableURL = URL(fileURLWithPath: python)
         process.arguments = [script.path, pythonRole]
-        let toPython = Pipe()
-        let fromPython = Pipe()
-        let errors = Pipe()
+        let toPython = TestKit.pipe()
+        let fromPython = TestKit.pipe()
+        let errors = TestKit.pipe()
         process.standardInput = toPython
         process.standardOutput = fromPython
         process.standardError = errors
@@ -55,8 +55,8 @@ import Transport
         #expect(try session.decrypt(receive()) == Array("echo:hello from swift".utf8))
         #expect(try session.decrypt(receive()) == Array("from python".utf8))
         try toPython.fileHandleForWriting.close()
-        process.waitUntilExit()
-        let log = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        TestKit.waitForExit(process)
+        let log = String(decoding: TestKit.drain(errors, whileRunning: process), as: UTF8.self)
         #expect(process.terminationStatus == 0, "python peer failed: \(log)")
         // The identity the Python peer announced is the one the handshake proved, and the Python
         // peer verified ours.
@@ -65,11 +65,12 @@ import Transport
         #expect(lines.last.map(String.init) == "ok " + TestKit.hexString(identity.publicKey.rawRepresentation))
     }
 
-    @Test func pythonInitiatorSwiftResponder() throws {
-        try Self.run(pythonRole: "initiator")
+    // The exchange blocks on pipes: it runs on a Dispatch thread, off the concurrency pool.
+    @Test func pythonInitiatorSwiftResponder() async throws {
+        try await TestKit.offPool { try Self.run(pythonRole: "initiator") }
     }
 
-    @Test func swiftInitiatorPythonResponder() throws {
-        try Self.run(pythonRole: "responder")
+    @Test func swiftInitiatorPythonResponder() async throws {
+        try await TestKit.offPool { try Self.run(pythonRole: "responder") }
     }
 }

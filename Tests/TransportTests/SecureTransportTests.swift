@@ -8,7 +8,7 @@ import ThreadsTestKit
 import Transport
 
 /// Secure TCP connections on loopback: real sockets, real handshakes.
-@Suite struct SecureTransportTests {
+@Suite(.timeLimit(.minutes(5))) struct SecureTransportTests {
     /// Starts an echo listener: every plaintext chunk received is written back prefixed with "echo:".
     static func echoListener(_ transport: SecureTransport) async throws -> (SecureListener, Task<Void, any Error>) {
         let listener = try await transport.listen(on: Multiaddr("/ip4/127.0.0.1/tcp/0"))
@@ -176,14 +176,14 @@ import Transport
         let process = Process()
         process.executableURL = URL(fileURLWithPath: python)
         process.arguments = [script.path, "initiator", "127.0.0.1", port]
-        let errors = Pipe()
+        let errors = TestKit.pipe()
         process.standardError = errors
         // Wait for the process without blocking a thread of the concurrency pool the listener needs.
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             process.terminationHandler = { _ in continuation.resume() }
             do { try process.run() } catch { continuation.resume() }
         }
-        let log = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let log = String(decoding: TestKit.drain(errors, whileRunning: process), as: UTF8.self)
         #expect(process.terminationStatus == 0, "python peer failed: \(log)")
         let lines = log.split(separator: "\n").map(String.init)
         // The Python peer verified our identity…
@@ -210,7 +210,7 @@ final class PeerBox: @unchecked Sendable {
 }
 
 /// What a hostile or broken peer can do to a listener: nothing that stops it serving others.
-@Suite struct SecureListenerRobustnessTests {
+@Suite(.timeLimit(.minutes(5))) struct SecureListenerRobustnessTests {
     /// Connects with plain TCP (no Noise) and sends `bytes`; returns when the server closes the socket.
     static func rawConnect(port: Int, send bytes: [UInt8]) async throws {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)

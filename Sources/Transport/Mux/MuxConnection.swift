@@ -96,8 +96,9 @@ public actor MuxConnection {
 
     /// Closes the connection; outstanding calls fail with `connectionClosed`.
     public func close() async {
-        // Calls made from now on fail at once, even before the read loop notices the close.
-        isClosed = true
+        // Calls made from now on, and those waiting, fail at once; and the read loop may be
+        // parked (waiting for a free handler slot) where it would never see the channel close.
+        shutDown()
         try? await secure.channel.channel.close()
     }
 
