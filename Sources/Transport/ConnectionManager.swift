@@ -12,7 +12,8 @@ public actor ConnectionManager {
     public struct Limits: Sendable {
         /// Connections in total, inbound and outbound.
         public var maxConnections = 256
-        /// Inbound connections from one IP address (Sybil hygiene).
+        /// Inbound connections from one IPv4 address or one IPv6 /64 (Sybil hygiene: a single
+        /// IPv6 host is commonly given a whole /64, so counting full addresses would bound nothing).
         public var maxPerIP = 16
         /// First wait after a failed dial; doubled per further failure.
         public var backoffBase: Duration = .milliseconds(500)
@@ -115,8 +116,24 @@ public actor ConnectionManager {
         return listener.localAddress ?? address
     }
 
+    /// What the per-IP limit counts an inbound connection's address as: the IPv4 address, or the
+    /// IPv6 address's /64 (an IPv4-mapped IPv6 address counts as its IPv4 address).
+    static func limitKey(_ address: Multiaddr?) -> String? {
+        guard let host = address?.components.first else { return nil }
+        switch host.proto {
+        case .ip6 where host.value.count == 16:
+            let bytes = host.value
+            if bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xff && bytes[11] == 0xff {
+                return bytes[12...].map(String.init).joined(separator: ".")
+            }
+            return bytes[0..<8].map { String($0, radix: 16) }.joined(separator: ":") + "::/64"
+        default:
+            return host.valueString
+        }
+    }
+
     private func accepted(_ channel: SecureChannel) async {
-        let ip = channel.remoteAddress?.components.first?.valueString
+        let ip = Self.limitKey(channel.remoteAddress)
         let fromIP = connections.values.filter { !$0.dialedByUs && $0.ip != nil && $0.ip == ip }.count
         guard connections.count < limits.maxConnections, fromIP < limits.maxPerIP else {
             options.logger.notice(

@@ -186,6 +186,20 @@ import Testing
         for node in [server, first, second] { await node.shutdown() }
     }
 
+    /// One IPv6 host commonly holds a whole /64: the per-IP limit counts /64s, so addresses that
+    /// differ only in their last 64 bits share one allowance. IPv4 counts whole addresses, and an
+    /// IPv4-mapped IPv6 address counts as its IPv4 address.
+    @Test func thePerIPLimitCountsIPv6ByItsSlash64() throws {
+        func key(_ text: String) throws -> String? { ConnectionManager.limitKey(try Multiaddr(text)) }
+        #expect(try key("/ip6/2001:db8:1:2::1/tcp/1") == key("/ip6/2001:db8:1:2:ffff:ffff:ffff:ffff/tcp/9"))
+        #expect(try key("/ip6/2001:db8:1:2::1/tcp/1") != key("/ip6/2001:db8:1:3::1/tcp/1"))
+        #expect(try key("/ip4/10.0.0.1/tcp/1") != key("/ip4/10.0.0.2/tcp/1"))
+        #expect(try key("/ip4/10.0.0.1/tcp/1") == key("/ip4/10.0.0.1/tcp/2"))
+        #expect(try key("/ip6/::ffff:10.0.0.1/tcp/1") == key("/ip4/10.0.0.1/tcp/1"))
+        #expect(try key("/ip6/::ffff:10.0.0.1/tcp/1") != key("/ip6/::ffff:10.0.0.2/tcp/1"))
+        #expect(ConnectionManager.limitKey(nil) == nil)
+    }
+
     @Test func failingPeersAreBackedOff() async throws {
         // A backoff far longer than a loaded machine takes between the two dials below.
         var limits = ConnectionManager.Limits()
