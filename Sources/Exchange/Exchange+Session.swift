@@ -59,6 +59,8 @@ final class SessionState {
     var timer: Task<Void, Never>?
     var searching = false
     var searched = false
+    /// When the session last got a block (or new peers to ask): see `Options.stallLimit`.
+    var lastProgress = ContinuousClock.now
 
     init(root: CID, report: @escaping @Sendable (FetchProgress) -> Void) {
         self.root = root
@@ -140,6 +142,7 @@ extension Exchange {
 
     /// Records a block of the DAG as present and queues its links.
     private func account(_ state: SessionState, cid: CID, bytes: [UInt8], fetched: Bool) {
+        state.lastProgress = .now
         state.progress.blocks += 1
         if cid.codec == Multicodec.raw { state.progress.bytes += UInt64(bytes.count) }
         if fetched { state.progress.fetchedBlocks += 1 }
@@ -305,6 +308,16 @@ extension Exchange {
     func checkTimeouts(_ id: Int) {
         guard let state = sessions[id] else { return }
         let now = ContinuousClock.now
+        if !state.searching, now - state.lastProgress > options.stallLimit {
+            options.logger.notice(
+                "fetch stalled",
+                metadata: [
+                    "root": "\(state.root)", "inFlight": "\(state.inFlight.count)", "parked": "\(state.parked.count)",
+                ]
+            )
+            finishSession(id, with: ExchangeError.stalled(state.root, after: options.stallLimit))
+            return
+        }
         let minimum = Self.seconds(options.minimumTimeout)
         let maximum = Self.seconds(options.maximumTimeout)
         for (cid, pending) in state.inFlight {
@@ -361,6 +374,7 @@ extension Exchange {
             if state.peers[peer] == nil { state.peers[peer] = SessionPeer() }
         }
         if !reached.isEmpty {
+            state.lastProgress = .now
             for cid in state.parked { request(id, cid, search: false) }
         }
         pump(id)

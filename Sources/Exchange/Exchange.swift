@@ -30,6 +30,10 @@ public actor Exchange {
         /// peer; in between, the time follows the peer's measured latency.
         public var minimumTimeout: Duration = .seconds(2)
         public var maximumTimeout: Duration = .seconds(30)
+        /// A fetch that gets no block for this long, while it waits for some and no provider
+        /// search runs, fails with `stalled`: its peers hold the blocks and do not send them
+        /// (overloaded, or hostile), and re-asking them would go on for good.
+        public var stallLimit: Duration = .seconds(120)
         public var logger = Logger(label: "threads.exchange")
 
         public init() {}

@@ -10,6 +10,8 @@ public enum ExchangeError: Error, CustomStringConvertible, Equatable {
     case notFound(CID)
     /// The fetch was cancelled or the exchange stopped.
     case cancelled
+    /// No block of the DAG under the root arrived for the given time.
+    case stalled(CID, after: Duration)
     /// A file DAG node that is not what `threads add` writes.
     case notAFile(CID, reason: String)
     /// A block of a file DAG whose size is not the one its parent's link declares.
@@ -23,6 +25,8 @@ public enum ExchangeError: Error, CustomStringConvertible, Equatable {
         case .corruptBlock(let cid, let peer): "block \(cid) from \(peer) does not match its CID"
         case .notFound(let cid): "no peer or provider has \(cid)"
         case .cancelled: "the fetch was cancelled"
+        case .stalled(let cid, let after):
+            "no block of \(cid) arrived for \(after): the peers asked for it do not answer"
         case .notAFile(let cid, let reason): "\(cid) is not a file DAG: \(reason)"
         case .sizeMismatch(let cid, let declared, let actual):
             "\(cid) holds \(actual) bytes of file data where its link declares \(declared)"

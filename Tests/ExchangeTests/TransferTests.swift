@@ -1,6 +1,7 @@
 import DagCBOR
 import Foundation
 import Multiformats
+import Sodium
 import Store
 import Testing
 import ThreadsTestKit
@@ -178,6 +179,31 @@ struct TransferTests {
         await #expect(throws: ExchangeError.notFound(root)) { try await fetcher.exchange.fetch(root) }
         #expect(routing.searches <= 3, "\(routing.searches) provider searches")
         for node in [stale, fetcher] { await node.shutdown() }
+    }
+
+    /// A connected peer that takes every want and never answers (overloaded, or hostile) would
+    /// be asked again each timeout, for good: a fetch that gets no block for `stallLimit` fails
+    /// with `stalled` instead.
+    @Test(.timeLimit(.minutes(2))) func aFetchFromPeersThatNeverAnswerStalls() async throws {
+        var silentProtocols = MuxProtocols()
+        silentProtocols.handleOrderedMessages(Exchange.protocolName) { _ in }
+        let silent = ConnectionManager(
+            transport: SecureTransport(identity: Ed25519.PrivateKey()),
+            protocols: silentProtocols
+        )
+        let bound = try await silent.listen(on: Multiaddr("/ip4/127.0.0.1/tcp/0"))
+        var options = TestNode.testOptions
+        options.minimumTimeout = .milliseconds(200)
+        options.maximumTimeout = .milliseconds(400)
+        options.stallLimit = .seconds(2)
+        let fetcher = try await TestNode(options: options)
+        _ = try await fetcher.manager.connect(bound.encapsulate(Multiaddr("/p2p/\(silent.localPeer)")))
+        let root = try Block(bytes: Array("never sent".utf8), codec: Multicodec.raw).cid
+        await #expect(throws: ExchangeError.stalled(root, after: .seconds(2))) {
+            try await fetcher.exchange.fetch(root)
+        }
+        await fetcher.shutdown()
+        await silent.shutdown()
     }
 
     @Test func aWantListFloodStaysBoundedAndOthersAreStillServed() async throws {
