@@ -126,7 +126,10 @@ public actor ConnectionManager {
             if bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xff && bytes[11] == 0xff {
                 return bytes[12...].map(String.init).joined(separator: ".")
             }
-            return bytes[0..<8].map { String($0, radix: 16) }.joined(separator: ":") + "::/64"
+            let groups = stride(from: 0, to: 8, by: 2).map {
+                String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16)
+            }
+            return groups.joined(separator: ":") + "::/64"
         default:
             return host.valueString
         }

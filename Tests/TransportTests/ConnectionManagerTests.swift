@@ -197,6 +197,7 @@ import Testing
         #expect(try key("/ip4/10.0.0.1/tcp/1") == key("/ip4/10.0.0.1/tcp/2"))
         #expect(try key("/ip6/::ffff:10.0.0.1/tcp/1") == key("/ip4/10.0.0.1/tcp/1"))
         #expect(try key("/ip6/::ffff:10.0.0.1/tcp/1") != key("/ip6/::ffff:10.0.0.2/tcp/1"))
+        #expect(try key("/ip6/2001:db8:1:2::1/tcp/1") == "2001:db8:1:2::/64")
         #expect(ConnectionManager.limitKey(nil) == nil)
     }
 
