@@ -31,12 +31,7 @@ public enum DHTMessage: Sendable, Equatable {
         "ping", "find_node", "get_providers", "add_provider", "put_peer", "get_peer",
     ]
 
-    public var isRequest: Bool {
-        switch self {
-        case .ping, .findNode, .getProviders, .addProvider, .putPeer, .getPeer: true
-        default: false
-        }
-    }
+    public var isRequest: Bool { Self.requestOperations.contains(operation) }
 
     /// The operation name on the wire.
     public var operation: String {

@@ -369,11 +369,9 @@ extension Exchange {
         guard let state = sessions[id] else { return }
         state.searching = false
         state.searched = true
-        for peer in reached {
-            // Known already, but maybe only now connected: ask again.
-            if state.peers[peer] == nil { state.peers[peer] = SessionPeer() }
-        }
+        for peer in reached where state.peers[peer] == nil { state.peers[peer] = SessionPeer() }
         if !reached.isEmpty {
+            // Known peers too: one may only now be connected.
             state.lastProgress = .now
             for cid in state.parked { request(id, cid, search: false) }
         }

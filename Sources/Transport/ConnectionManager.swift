@@ -293,11 +293,8 @@ public actor ConnectionManager {
         for (connection, _) in runs.values { await connection.close() }
         for task in tasks { await task.value }
         tasks = []
-        while let (connection, run) = runs.values.first {
-            await connection.close()
-            await run.value
-            runs[ObjectIdentifier(connection)] = nil
-        }
+        // With `isShutDown` set nothing registers any more: these are all there will be.
+        for (_, run) in Array(runs.values) { await run.value }
         for continuation in subscribers.values { continuation.finish() }
         subscribers = [:]
     }

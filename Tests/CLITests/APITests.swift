@@ -69,7 +69,7 @@ import ThreadsTestKit
 
     @Test func authenticationIsRequiredOnEveryRoute() async throws {
         let daemon = DaemonTests.Daemon()
-        try await CLIRunner.blocking { try daemon.start() }
+        try await TestKit.offPool { try daemon.start() }
         let token = try String(contentsOfFile: daemon.repo + "/api.token", encoding: .utf8)
         let attributes = try FileManager.default.attributesOfItem(atPath: daemon.repo + "/api.token")
         #expect((attributes[.posixPermissions] as? Int) == 0o600)
@@ -120,7 +120,7 @@ import ThreadsTestKit
     @Test func everyRouteWorksEndToEnd() async throws {
         let a = DaemonTests.Daemon()
         let b = DaemonTests.Daemon()
-        for daemon in [a, b] { try await CLIRunner.blocking { try daemon.start() } }
+        for daemon in [a, b] { try await TestKit.offPool { try daemon.start() } }
         let api = try Client(a)
         let other = try Client(b)
 
@@ -323,7 +323,7 @@ import ThreadsTestKit
 
     @Test func shutdownDuringWritesLosesNothingAcknowledged() async throws {
         let daemon = DaemonTests.Daemon()
-        try await CLIRunner.blocking { try daemon.start() }
+        try await TestKit.offPool { try daemon.start() }
         let api = try Client(daemon)
         let thread = try #require((try await api.ok("thread.create", json: [:]) as? [String: Any])?["id"] as? String)
         _ = try await api.ok(
@@ -352,7 +352,7 @@ import ThreadsTestKit
             group.addTask {
                 // Stop the daemon in the middle of the burst.
                 try await Task.sleep(for: .milliseconds(600))
-                _ = await CLIRunner.blockingValue { daemon.stop() }
+                _ = await TestKit.offPool { daemon.stop() }
             }
             try await group.waitForAll()
         }
@@ -360,7 +360,7 @@ import ThreadsTestKit
         #expect(daemon.process.terminationStatus == 0)
         #expect(!written.isEmpty)
         let restarted = DaemonTests.Daemon(repo: daemon.repo)
-        try await CLIRunner.blocking { try restarted.start() }
+        try await TestKit.offPool { try restarted.start() }
         let again = try Client(restarted)
         let stored =
             try await again.ok("db.find", ["id": thread, "collection": "items"], body: Array("{}".utf8))

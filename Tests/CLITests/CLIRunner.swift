@@ -34,23 +34,7 @@ struct CLIRunner {
     static func run(_ arguments: [String], stdin: [UInt8] = [], environment: [String: String] = [:]) async throws
         -> Result
     {
-        try await blocking { try runBlocking(arguments, stdin: stdin, environment: environment) }
-    }
-
-    /// Runs `body` on a Dispatch thread and waits for it without occupying a concurrency-pool thread.
-    static func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Swift.Result { try body() })
-            }
-        }
-    }
-
-    /// `blocking` for work that cannot fail.
-    static func blockingValue<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(returning: body()) }
-        }
+        try await TestKit.offPool { try runBlocking(arguments, stdin: stdin, environment: environment) }
     }
 
     /// How long a command may run before it is killed and the test fails: far beyond any command

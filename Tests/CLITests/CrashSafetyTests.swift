@@ -16,7 +16,7 @@ import ThreadsTestKit
         try #require(initResult.status == 0, "\(initResult.stderr)")
 
         // The kill loop blocks on pipes; it runs on a Dispatch thread, off the concurrency pool.
-        let total = try await CLIRunner.blocking { try Self.killLoop(dir: dir) }
+        let total = try await TestKit.offPool { try Self.killLoop(dir: dir) }
         #expect(total > 0)
     }
 

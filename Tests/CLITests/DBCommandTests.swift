@@ -27,7 +27,7 @@ import ThreadsTestKit
 
     @Test func threeNodesConvergeAndListenersSeeRemoteChanges() async throws {
         let nodes = [DaemonTests.Daemon(), DaemonTests.Daemon(), DaemonTests.Daemon()]
-        for daemon in nodes { try await CLIRunner.blocking { try daemon.start() } }
+        for daemon in nodes { try await TestKit.offPool { try daemon.start() } }
         let (a, b, c) = (nodes[0], nodes[1], nodes[2])
         let created = try (try await CLIRunner.run(["thread", "create", "--repo", a.repo])).json()
         let thread = try #require(created["id"] as? String)
@@ -77,7 +77,7 @@ import ThreadsTestKit
         listener.standardError = ready
         try listener.run()
         defer { if listener.isRunning { listener.terminate() } }
-        let banner = await CLIRunner.blockingValue {
+        let banner = await TestKit.offPool {
             String(decoding: ready.fileHandleForReading.availableData, as: UTF8.self)
         }
         #expect(banner.contains("Listening for changes"))

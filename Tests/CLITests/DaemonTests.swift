@@ -36,18 +36,13 @@ import ThreadsTestKit
         /// Reads output until `done` holds for all of it, the daemon exits, or `limit` passes
         /// (generous: only a hang reaches it, and then the test fails instead of waiting for good).
         private func read(until done: (String) -> Bool, limit: Duration = .seconds(90)) {
-            let fd = output.fileHandleForReading.fileDescriptor
             let deadline = ContinuousClock.now + limit
-            var chunk = [UInt8](repeating: 0, count: 4096)
             while !done(printed), ContinuousClock.now < deadline {
-                var polled = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-                let ready = poll(&polled, 1, 200)
-                if ready < 0 && errno != EINTR { break }
-                guard ready > 0 else { continue }
-                let count = Foundation.read(fd, &chunk, chunk.count)
-                if count < 0 && errno == EINTR { continue }
-                if count <= 0 { break }
-                printed += String(decoding: chunk[..<count], as: UTF8.self)
+                switch TestKit.read(output, waiting: 200) {
+                case .bytes(let bytes): printed += String(decoding: bytes, as: UTF8.self)
+                case .nothing: continue
+                case .end: return
+                }
             }
         }
 
@@ -103,8 +98,8 @@ import ThreadsTestKit
     @Test func daemonsConnectThroughTheSwarmCommands() async throws {
         let a = Daemon()
         let b = Daemon()
-        try await CLIRunner.blocking { try a.start() }
-        try await CLIRunner.blocking { try b.start() }
+        try await TestKit.offPool { try a.start() }
+        try await TestKit.offPool { try b.start() }
         let aPeer = try #require(a.peerID)
         let bPeer = try #require(b.peerID)
         let bAddress = try #require(b.address)
@@ -130,8 +125,8 @@ import ThreadsTestKit
         #expect(bad.status != 0)
         #expect(bad.stderr.split(separator: "\n").count == 1, "\(bad.stderr)")
 
-        #expect(await CLIRunner.blockingValue { a.stop() } == 0)
-        #expect(await CLIRunner.blockingValue { b.stop() } == 0)
+        #expect(await TestKit.offPool { a.stop() } == 0)
+        #expect(await TestKit.offPool { b.stop() } == 0)
         #expect(!FileManager.default.fileExists(atPath: a.repo + "/api"))
         let after = try await CLIRunner.run(["swarm", "peers", "--repo", a.repo])
         #expect(after.status != 0)
@@ -142,7 +137,7 @@ import ThreadsTestKit
         let a = Daemon()
         let b = Daemon()
         let c = Daemon()
-        try await CLIRunner.blocking { try a.start() }
+        try await TestKit.offPool { try a.start() }
         let aAddress = try #require(a.address)
         let aUDP = try #require(a.udpAddress)
         // The DHT binds UDP on the TCP port number, and the banner says so.
@@ -151,14 +146,14 @@ import ThreadsTestKit
         #expect(aUDP.hasSuffix("/p2p/\(try #require(a.peerID))"))
 
         // b joins through a's TCP address (as an invite gives it), c through a's UDP one.
-        try await CLIRunner.blocking { try b.start(["--bootstrap", aAddress]) }
-        try await CLIRunner.blocking { try c.start(["--bootstrap", aUDP]) }
+        try await TestKit.offPool { try b.start(["--bootstrap", aAddress]) }
+        try await TestKit.offPool { try c.start(["--bootstrap", aUDP]) }
         #expect(
-            await CLIRunner.blockingValue { b.bootstrapResult() == "DHT: reached 1 of 1 bootstrap peers" },
+            await TestKit.offPool { b.bootstrapResult() == "DHT: reached 1 of 1 bootstrap peers" },
             "\(b.banner)"
         )
         #expect(
-            await CLIRunner.blockingValue { c.bootstrapResult() == "DHT: reached 1 of 1 bootstrap peers" },
+            await TestKit.offPool { c.bootstrapResult() == "DHT: reached 1 of 1 bootstrap peers" },
             "\(c.banner)"
         )
         let bPeer = try #require(b.peerID)
@@ -204,23 +199,23 @@ import ThreadsTestKit
         #expect(unknown.status != 0)
         #expect(unknown.stderr.contains("no peer record found"))
 
-        for daemon in [a, b, c] { #expect(await CLIRunner.blockingValue { daemon.stop() } == 0) }
+        for daemon in [a, b, c] { #expect(await TestKit.offPool { daemon.stop() } == 0) }
     }
 
     @Test func bootstrapThroughATCPAddressFindsADHTOnAnotherPort() async throws {
         let a = Daemon()
         let b = Daemon()
         // a's DHT is told to use its own UDP port, so the TCP port number does not lead to it.
-        try await CLIRunner.blocking { try a.start(["--listen", "/ip4/127.0.0.1/udp/0"]) }
+        try await TestKit.offPool { try a.start(["--listen", "/ip4/127.0.0.1/udp/0"]) }
         let aAddress = try #require(a.address)
         let aUDP = try #require(a.udpAddress)
-        try await CLIRunner.blocking { try b.start(["--bootstrap", aAddress]) }
+        try await TestKit.offPool { try b.start(["--bootstrap", aAddress]) }
         #expect(
-            await CLIRunner.blockingValue { b.bootstrapResult() == "DHT: reached 1 of 1 bootstrap peers" },
+            await TestKit.offPool { b.bootstrapResult() == "DHT: reached 1 of 1 bootstrap peers" },
             "\(b.banner) \(aUDP)"
         )
         let table = try await CLIRunner.run(["dht", "table", "--repo", b.repo])
         #expect(table.stdout.contains("\"size\" : 1") || table.stdout.contains("\"size\": 1"), "\(table.stdout)")
-        for daemon in [a, b] { #expect(await CLIRunner.blockingValue { daemon.stop() } == 0) }
+        for daemon in [a, b] { #expect(await TestKit.offPool { daemon.stop() } == 0) }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ThreadsTestKit
 
 /// `threads add`, `get` and `cat`, with and without daemons.
 @Suite(.timeLimit(.minutes(5))) struct FileCommandTests {
@@ -14,10 +15,10 @@ import Testing
     @Test func aFileAddedOnOneDaemonIsFetchedByAnotherThroughTheDHT() async throws {
         let a = DaemonTests.Daemon()
         let b = DaemonTests.Daemon()
-        try await CLIRunner.blocking { try a.start() }
+        try await TestKit.offPool { try a.start() }
         let aAddress = try #require(a.address)
-        try await CLIRunner.blocking { try b.start(["--bootstrap", aAddress]) }
-        #expect(await CLIRunner.blockingValue { b.bootstrapResult() == "DHT: reached 1 of 1 bootstrap peers" })
+        try await TestKit.offPool { try b.start(["--bootstrap", aAddress]) }
+        #expect(await TestKit.offPool { b.bootstrapResult() == "DHT: reached 1 of 1 bootstrap peers" })
         let (path, bytes) = try Self.randomFile(1_500_000)
         defer { try? FileManager.default.removeItem(atPath: path) }
 
@@ -43,7 +44,7 @@ import Testing
         let bad = try await CLIRunner.run(["get", "not-a-cid", "--repo", b.repo])
         #expect(bad.status != 0)
         #expect(bad.stderr.contains("is not a CID"))
-        for daemon in [a, b] { #expect(await CLIRunner.blockingValue { daemon.stop() } == 0) }
+        for daemon in [a, b] { #expect(await TestKit.offPool { daemon.stop() } == 0) }
     }
 
     @Test func withoutADaemonFilesAreAddedAndReadLocally() async throws {

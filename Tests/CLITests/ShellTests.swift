@@ -6,7 +6,7 @@ import ThreadsTestKit
 @Suite(.timeLimit(.minutes(5))) struct ShellTests {
     @Test func aScriptedSessionCoversTheCommandsAndTheirErrors() async throws {
         let daemon = DaemonTests.Daemon()
-        try await CLIRunner.blocking { try daemon.start() }
+        try await TestKit.offPool { try daemon.start() }
         let created = try (try await CLIRunner.run(["thread", "create", "--repo", daemon.repo])).json()
         let thread = try #require(created["id"] as? String)
         let collection = try await CLIRunner.run(
@@ -59,7 +59,7 @@ import ThreadsTestKit
 
     @Test func listenPrintsRemoteChangesUntilEnter() async throws {
         let daemon = DaemonTests.Daemon()
-        try await CLIRunner.blocking { try daemon.start() }
+        try await TestKit.offPool { try daemon.start() }
         let created = try (try await CLIRunner.run(["thread", "create", "--repo", daemon.repo])).json()
         let thread = try #require(created["id"] as? String)
         _ = try await CLIRunner.run(["db", "collection", "create", thread, "notes", "--repo", daemon.repo])

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ThreadsTestKit
 
 /// `threads thread …` across three daemons: create, invite by multiaddr, join, write, replicate.
 @Suite(.timeLimit(.minutes(5))) struct ThreadCommandTests {
@@ -25,7 +26,7 @@ import Testing
         let a = DaemonTests.Daemon()
         let b = DaemonTests.Daemon()
         let c = DaemonTests.Daemon()
-        for daemon in [a, b, c] { try await CLIRunner.blocking { try daemon.start() } }
+        for daemon in [a, b, c] { try await TestKit.offPool { try daemon.start() } }
         let created = try Self.json(try await CLIRunner.run(["thread", "create", "--repo", a.repo])) as? [String: Any]
         let id = try #require(created?["id"] as? String)
         #expect(id.hasPrefix("b"))
@@ -117,26 +118,26 @@ import Testing
         #expect(unknown.stderr.contains("unknown thread"), "\(unknown.stderr)")
 
         // Everything survives a restart of b.
-        #expect(await CLIRunner.blockingValue { b.stop() } == 0)
+        #expect(await TestKit.offPool { b.stop() } == 0)
         let b2 = DaemonTests.Daemon(repo: b.repo)
-        try await CLIRunner.blocking { try b2.start() }
+        try await TestKit.offPool { try b2.start() }
         #expect(try await Self.records(b2, id).count == 5)
         // Deleting the thread on c removes it there only.
         let deleted = try await CLIRunner.run(["thread", "delete", id, "--repo", c.repo])
         #expect(deleted.status == 0, "\(deleted.stderr)")
         #expect(try Self.json(try await CLIRunner.run(["thread", "list", "--repo", c.repo])) as? [String] == [])
         #expect(try Self.json(try await CLIRunner.run(["thread", "list", "--repo", a.repo])) as? [String] == [id])
-        for daemon in [a, b2, c] { #expect(await CLIRunner.blockingValue { daemon.stop() } == 0) }
+        for daemon in [a, b2, c] { #expect(await TestKit.offPool { daemon.stop() } == 0) }
     }
 
     @Test func aNewcomerFindsOtherMembersThroughTheDHTWhenTheInviterIsOffline() async throws {
         let a = DaemonTests.Daemon()
         let b = DaemonTests.Daemon()
         let c = DaemonTests.Daemon()
-        try await CLIRunner.blocking { try a.start() }
+        try await TestKit.offPool { try a.start() }
         let aAddress = try #require(a.address)
-        try await CLIRunner.blocking { try b.start(["--bootstrap", aAddress]) }
-        #expect(await CLIRunner.blockingValue { b.bootstrapResult() == "DHT: reached 1 of 1 bootstrap peers" })
+        try await TestKit.offPool { try b.start(["--bootstrap", aAddress]) }
+        #expect(await TestKit.offPool { b.bootstrapResult() == "DHT: reached 1 of 1 bootstrap peers" })
         let created = try Self.json(try await CLIRunner.run(["thread", "create", "--repo", a.repo])) as? [String: Any]
         let id = try #require(created?["id"] as? String)
         _ = try await CLIRunner.run(
@@ -148,14 +149,14 @@ import Testing
         #expect(joined.status == 0, "\(joined.stderr)")
         // b announced itself as a member before join returned; now the inviter goes away.
         let bAddress = try #require(b.address)
-        #expect(await CLIRunner.blockingValue { a.stop() } == 0)
-        try await CLIRunner.blocking { try c.start(["--bootstrap", bAddress]) }
-        #expect(await CLIRunner.blockingValue { c.bootstrapResult() == "DHT: reached 1 of 1 bootstrap peers" })
+        #expect(await TestKit.offPool { a.stop() } == 0)
+        try await TestKit.offPool { try c.start(["--bootstrap", bAddress]) }
+        #expect(await TestKit.offPool { c.bootstrapResult() == "DHT: reached 1 of 1 bootstrap peers" })
         let late = try await CLIRunner.run(["thread", "join", invite, "--repo", c.repo])
         #expect(late.status == 0, "\(late.stderr)")
         let result = try Self.json(late) as? [String: Any]
         #expect(result?["via"] as? String == "dht")
         #expect(try await Self.eventually { try await Self.records(c, id).count == 1 })
-        for daemon in [b, c] { #expect(await CLIRunner.blockingValue { daemon.stop() } == 0) }
+        for daemon in [b, c] { #expect(await TestKit.offPool { daemon.stop() } == 0) }
     }
 }

@@ -1,9 +1,5 @@
 import Foundation
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// Child processes in tests that run alongside each other.
 ///
 /// Foundation's `Process` on Linux closes the parent's other descriptors in the child from a list
@@ -25,29 +21,43 @@ extension TestKit {
         return pipe
     }
 
+    /// What one `read(_:waiting:)` found.
+    public enum PipeRead {
+        case bytes([UInt8])
+        /// Nothing arrived in the time given.
+        case nothing
+        /// The pipe ended (or failed).
+        case end
+    }
+
+    /// Reads what `pipe` holds, waiting up to `milliseconds` for something to arrive.
+    public static func read(_ pipe: Pipe, waiting milliseconds: Int32) -> PipeRead {
+        let fd = pipe.fileHandleForReading.fileDescriptor
+        while true {
+            var polled = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&polled, 1, milliseconds)
+            if ready < 0 && errno == EINTR { continue }
+            if ready < 0 { return .end }
+            if ready == 0 { return .nothing }
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            let count = Foundation.read(fd, &chunk, chunk.count)
+            if count < 0 && errno == EINTR { continue }
+            return count > 0 ? .bytes(Array(chunk[..<count])) : .end
+        }
+    }
+
     /// Reads `pipe` to its end, or, once `process` has exited, to what it holds: everything that
     /// process wrote, even if another process keeps the pipe open.
     public static func drain(_ pipe: Pipe, whileRunning process: Process) -> Data {
-        let fd = pipe.fileHandleForReading.fileDescriptor
         var data = Data()
-        var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
-            var polled = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             let running = process.isRunning
-            let ready = poll(&polled, 1, running ? 100 : 0)
-            if ready < 0 {
-                if errno == EINTR { continue }
-                break
+            switch read(pipe, waiting: running ? 100 : 0) {
+            case .bytes(let bytes): data.append(contentsOf: bytes)
+            case .nothing where running: continue
+            case .nothing, .end: return data
             }
-            if ready == 0 {
-                if running { continue } else { break }
-            }
-            let count = read(fd, &chunk, chunk.count)
-            if count < 0 && errno == EINTR { continue }
-            if count <= 0 { break }
-            data.append(contentsOf: chunk[..<count])
         }
-        return data
     }
 
     /// Waits up to `limit` for `process` to exit, then kills it. Returns whether it exited by
