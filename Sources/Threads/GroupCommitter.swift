@@ -17,7 +17,7 @@ final class GroupCommitter: Sendable {
         var nextTicket: UInt64 = 0
         /// Outcomes nobody waits for yet, and waiters whose write is not done.
         var results: [UInt64: Result<Void, StoreError>] = [:]
-        var waiters: [UInt64: CheckedContinuation<Void, any Error>] = [:]
+        var waiters: [UInt64: @Sendable (Result<Void, StoreError>) -> Void] = [:]
         /// Synchronous callers blocked until their write is done (its outcome goes to `results`).
         var blocked: [UInt64: DispatchSemaphore] = [:]
         /// Bumped by every failed write; see `generation`.
@@ -85,13 +85,20 @@ final class GroupCommitter: Sendable {
 
     func wait(for ticket: UInt64) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            let done = state.withLock { state -> Result<Void, StoreError>? in
-                if let result = state.results.removeValue(forKey: ticket) { return result }
-                state.waiters[ticket] = continuation
-                return nil
-            }
-            if let done { continuation.resume(with: done.mapError { $0 as any Error }) }
+            whenDone(ticket) { continuation.resume(with: $0.mapError { $0 as any Error }) }
         }
+    }
+
+    /// Calls `body` with the outcome of `ticket`'s write once it is known: at once if it is, else
+    /// from the thread that wrote it. It lets a caller that already waits for something else (an
+    /// append queued for signing) learn of durability without a second suspension.
+    func whenDone(_ ticket: UInt64, _ body: @escaping @Sendable (Result<Void, StoreError>) -> Void) {
+        let done = state.withLock { state -> Result<Void, StoreError>? in
+            if let result = state.results.removeValue(forKey: ticket) { return result }
+            state.waiters[ticket] = body
+            return nil
+        }
+        if let done { body(done) }
     }
 
     /// Like `wait(for:)`, blocking the calling thread: for synchronous appends, which must go
@@ -167,7 +174,7 @@ final class GroupCommitter: Sendable {
                     done += state.queue
                     state.queue = []
                 }
-                let ready = done.compactMap { item -> CheckedContinuation<Void, any Error>? in
+                let ready = done.compactMap { item -> (@Sendable (Result<Void, StoreError>) -> Void)? in
                     if let waiter = state.waiters.removeValue(forKey: item.ticket) { return waiter }
                     state.results[item.ticket] = result
                     if let semaphore = state.blocked.removeValue(forKey: item.ticket) { unblocked.append(semaphore) }
@@ -175,7 +182,7 @@ final class GroupCommitter: Sendable {
                 }
                 return (ready, unblocked)
             }
-            for waiter in ready { waiter.resume(with: result.mapError { $0 as any Error }) }
+            for waiter in ready { waiter(result) }
             for semaphore in unblocked { semaphore.signal() }
             // The caller's own write is done (written, or failed with a group before it).
             if let ticket, state.withLock({ $0.results[ticket] != nil }) {

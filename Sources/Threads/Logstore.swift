@@ -52,7 +52,7 @@ public final class Logstore: Sendable {
     private let signQueue = Mutex(SignQueue())
 
     private struct SignQueue {
-        var waiting: [(event: PreparedEvent, continuation: CheckedContinuation<PendingAppend, any Error>)] = []
+        var waiting: [(event: PreparedEvent, continuation: AppendContinuation)] = []
         var draining = false
     }
 
@@ -361,28 +361,31 @@ public final class Logstore: Sendable {
         -> (record: ThreadRecord, blocks: ThreadRecord.Blocks)
     {
         let event = try prepareEvent(body, to: id, now: now, changesAccess: false)
-        let pending: PendingAppend
         // Alone (nobody signing): sign right here, with no suspension, then take over whatever
-        // queued meanwhile. Otherwise queue and let the caller that is signing sign this one too.
+        // queued meanwhile. Otherwise queue and let the caller that is signing sign this one too;
+        // it resumes this one once the record is durable, so a queued append suspends only once.
         if claimSigning() {
-            pending = try writer.withLock { state throws(ThreadsError) in
+            let pending = try writer.withLock { state throws(ThreadsError) in
                 defer { drainSignQueue(&state) }
                 return try sequence(event, acl: nil, rotatedKey: nil, state: &state)
             }
-        } else {
-            pending = try await withCheckedThrowingContinuation {
-                (continuation: CheckedContinuation<PendingAppend, any Error>) in
-                if claimSigning(queueing: (event, continuation)) { writer.withLock { drainSignQueue(&$0) } }
-            }
+            try await pending.durable()
+            return (pending.record, pending.blocks)
         }
-        try await pending.durable()
-        return (pending.record, pending.blocks)
+        return try await withCheckedThrowingContinuation { (continuation: AppendContinuation) in
+            if claimSigning(queueing: (event, continuation)) { writer.withLock { drainSignQueue(&$0) } }
+        }
     }
+
+    /// What a queued append waits for: its record and blocks, once they are durable.
+    private typealias AppendContinuation = CheckedContinuation<
+        (record: ThreadRecord, blocks: ThreadRecord.Blocks), any Error
+    >
 
     /// Queues `waiting`, if given, and returns whether the caller is now the one signing (nobody
     /// was).
     private func claimSigning(
-        queueing waiting: (event: PreparedEvent, continuation: CheckedContinuation<PendingAppend, any Error>)? = nil
+        queueing waiting: (event: PreparedEvent, continuation: AppendContinuation)? = nil
     ) -> Bool {
         signQueue.withLock { queue in
             if let waiting { queue.waiting.append(waiting) }
@@ -405,7 +408,13 @@ public final class Logstore: Sendable {
             guard !waiting.isEmpty else { return }
             for (event, continuation) in waiting {
                 do throws(ThreadsError) {
-                    continuation.resume(returning: try sequence(event, acl: nil, rotatedKey: nil, state: &state))
+                    let pending = try sequence(event, acl: nil, rotatedKey: nil, state: &state)
+                    committer.whenDone(pending.ticket) { result in
+                        switch result {
+                        case .success: continuation.resume(returning: (pending.record, pending.blocks))
+                        case .failure(let error): continuation.resume(throwing: ThreadsError.store("\(error)"))
+                        }
+                    }
                 } catch {
                     continuation.resume(throwing: error)
                 }
