@@ -184,81 +184,11 @@ struct JSONReader {
     }
 
     private mutating func readString() throws(DagCBORError) -> String {
-        let start = offset
-        offset += 1  // opening quote
-        var out: [UInt8] = []
-        var runStart = offset
-        while true {
-            guard let c = current else { throw fail(.truncated, "input ends inside a string", at: start) }
-            if c == UInt8(ascii: "\"") {
-                out.append(contentsOf: buffer[runStart..<offset])
-                offset += 1
-                break
-            }
-            if c < 0x20 { throw fail(.invalid, "unescaped control character 0x\(String(c, radix: 16)) in a string") }
-            if c != UInt8(ascii: "\\") {
-                offset += 1
-                continue
-            }
-            out.append(contentsOf: buffer[runStart..<offset])
-            offset += 1
-            guard let escape = current else { throw fail(.truncated, "input ends inside an escape", at: start) }
-            offset += 1
-            switch escape {
-            case UInt8(ascii: "\""): out.append(0x22)
-            case UInt8(ascii: "\\"): out.append(0x5c)
-            case UInt8(ascii: "/"): out.append(0x2f)
-            case UInt8(ascii: "b"): out.append(0x08)
-            case UInt8(ascii: "f"): out.append(0x0c)
-            case UInt8(ascii: "n"): out.append(0x0a)
-            case UInt8(ascii: "r"): out.append(0x0d)
-            case UInt8(ascii: "t"): out.append(0x09)
-            case UInt8(ascii: "u"):
-                var scalar = try hex4()
-                if (0xD800...0xDBFF).contains(scalar) {
-                    // A high surrogate must be followed by an escaped low surrogate.
-                    guard current == UInt8(ascii: "\\"), offset + 1 < buffer.count,
-                        buffer[offset + 1] == UInt8(ascii: "u")
-                    else {
-                        throw fail(.invalid, "unpaired surrogate \\u\(String(scalar, radix: 16))")
-                    }
-                    offset += 2
-                    let low = try hex4()
-                    guard (0xDC00...0xDFFF).contains(low) else {
-                        throw fail(.invalid, "unpaired surrogate \\u\(String(scalar, radix: 16))")
-                    }
-                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                } else if (0xDC00...0xDFFF).contains(scalar) {
-                    throw fail(.invalid, "unpaired surrogate \\u\(String(scalar, radix: 16))")
-                }
-                out.append(contentsOf: Array(String(Character(Unicode.Scalar(scalar)!)).utf8))
-            default:
-                throw fail(.invalid, "invalid escape '\\\(Character(Unicode.Scalar(escape)))'", at: offset - 2)
-            }
-            runStart = offset
+        do throws(JSONStringLiteral.Failure) {
+            return try JSONStringLiteral.read(buffer, at: &offset)
+        } catch {
+            throw fail(error.truncated ? .truncated : .invalid, error.reason, at: error.position)
         }
-        guard let s = String(validating: out, as: UTF8.self) else {
-            throw fail(.invalid, "string is not valid UTF-8", at: start)
-        }
-        return s
-    }
-
-    private mutating func hex4() throws(DagCBORError) -> UInt32 {
-        guard offset + 4 <= buffer.count else { throw fail(.truncated, "input ends inside a \\u escape") }
-        var value: UInt32 = 0
-        for _ in 0..<4 {
-            let c = buffer[offset]
-            let digit: UInt8
-            switch c {
-            case 0x30...0x39: digit = c - 0x30
-            case 0x61...0x66: digit = c - 0x61 + 10
-            case 0x41...0x46: digit = c - 0x41 + 10
-            default: throw fail(.invalid, "invalid hex digit in a \\u escape")
-            }
-            value = value << 4 | UInt32(digit)
-            offset += 1
-        }
-        return value
     }
 
     private mutating func readNumber() throws(DagCBORError) -> IPLD {

@@ -1,3 +1,5 @@
+import DagCBOR
+
 extension JSON {
     /// Parses JSON text (RFC 8259). Nesting is limited to 256 levels; numbers must fit a Double.
     public init(parsing text: String) throws(DBError) {
@@ -155,75 +157,17 @@ struct JSONParser {
         return value
     }
 
-    mutating func hex4() throws(DBError) -> UInt32 {
-        var value: UInt32 = 0
-        for _ in 0..<4 {
-            guard let c = current else { throw fail("truncated \\u escape") }
-            let digit: UInt32
-            switch c {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(c - UInt8(ascii: "0"))
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(c - UInt8(ascii: "a") + 10)
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(c - UInt8(ascii: "A") + 10)
-            default: throw fail("bad hex digit in \\u escape")
-            }
-            value = value << 4 | digit
-            offset += 1
-        }
-        return value
-    }
-
     mutating func string() throws(DBError) -> String {
-        offset += 1
-        var out: [UInt8] = []
-        let start = offset
-        // Fast path: no escapes.
-        while let c = current, c != UInt8(ascii: "\""), c != UInt8(ascii: "\\"), c >= 0x20 { offset += 1 }
-        out.append(contentsOf: bytes[start..<offset])
-        while true {
-            guard let c = current else { throw fail("unterminated string") }
-            switch c {
-            case UInt8(ascii: "\""):
-                offset += 1
-                guard let text = String(validating: out, as: UTF8.self) else {
-                    throw fail("string is not valid UTF-8", at: start)
-                }
-                return text
-            case UInt8(ascii: "\\"):
-                offset += 1
-                guard let e = current else { throw fail("unterminated escape") }
-                offset += 1
-                switch e {
-                case UInt8(ascii: "\""): out.append(0x22)
-                case UInt8(ascii: "\\"): out.append(0x5c)
-                case UInt8(ascii: "/"): out.append(0x2f)
-                case UInt8(ascii: "b"): out.append(0x08)
-                case UInt8(ascii: "f"): out.append(0x0c)
-                case UInt8(ascii: "n"): out.append(0x0a)
-                case UInt8(ascii: "r"): out.append(0x0d)
-                case UInt8(ascii: "t"): out.append(0x09)
-                case UInt8(ascii: "u"):
-                    var scalar = try hex4()
-                    if scalar >= 0xd800 && scalar < 0xdc00 {
-                        guard current == UInt8(ascii: "\\"), offset + 1 < bytes.count,
-                            bytes[offset + 1] == UInt8(ascii: "u")
-                        else { throw fail("unpaired surrogate in \\u escape") }
-                        offset += 2
-                        let low = try hex4()
-                        guard low >= 0xdc00 && low < 0xe000 else { throw fail("unpaired surrogate in \\u escape") }
-                        scalar = 0x10000 + ((scalar - 0xd800) << 10) + (low - 0xdc00)
-                    } else if scalar >= 0xdc00 && scalar < 0xe000 {
-                        throw fail("unpaired surrogate in \\u escape")
-                    }
-                    guard let unicode = Unicode.Scalar(scalar) else { throw fail("bad \\u escape") }
-                    out.append(contentsOf: Array(String(Character(unicode)).utf8))
-                default:
-                    throw fail("unknown escape '\\\(Unicode.Scalar(e))'")
-                }
-            default:
-                guard c >= 0x20 else { throw fail("control character in string") }
-                out.append(c)
-                offset += 1
-            }
+        var position = offset
+        let result = bytes.withUnsafeBufferPointer { buffer in
+            Result { () throws(JSONStringLiteral.Failure) in try JSONStringLiteral.read(buffer, at: &position) }
+        }
+        switch result {
+        case .success(let text):
+            offset = position
+            return text
+        case .failure(let failure):
+            throw fail(failure.reason, at: failure.position)
         }
     }
 }

@@ -45,3 +45,17 @@ import ThreadsTestKit
         #expect(parsed > 0)
     }
 }
+
+extension JSONTests {
+    /// Strings go through DagCBOR's scanner, as DAG-JSON's do: the same strings are refused, with
+    /// the scanner's reason at the line and column it names.
+    @Test func stringsAreReadByTheSharedScanner() throws {
+        #expect(try JSON(parsing: #"["\uD83D\uDE00\t"]"#) == .array([.string("😀\t")]))
+        #expect(throws: DBError.badJSON(where: "line 1, column 8", reason: "unpaired surrogate \\ude00")) {
+            try JSON(parsing: #"["a", "\uDE00"]"#)
+        }
+        #expect(throws: DBError.badJSON(where: "line 1, column 2", reason: "input ends inside a string")) {
+            try JSON(parsing: #"["abc"#)
+        }
+    }
+}
