@@ -99,7 +99,7 @@ public actor ThreadsNode {
             do {
                 bound = try await manager.listen(on: address)
             } catch {
-                throw NodeError("cannot listen on \(address): \(error)")
+                throw NodeError.cannotBind(address, for: "listen", error)
             }
             tcpAddresses.append(bound)
             lines.append("Listening on \(bound)/p2p/\(peerID)")
@@ -109,7 +109,7 @@ public actor ThreadsNode {
             do {
                 socket = try await UDPSocket.bind(address)
             } catch {
-                throw NodeError("cannot listen on \(address): \(error)")
+                throw NodeError.cannotBind(address, for: "listen", error)
             }
         } else if let first = tcpAddresses.first {
             let parts = first.components
@@ -122,7 +122,7 @@ public actor ThreadsNode {
                 do {
                     socket = try await UDPSocket.bind(anyPort)
                 } catch {
-                    throw NodeError("cannot listen on \(anyPort): \(error)")
+                    throw NodeError.cannotBind(anyPort, for: "listen", error)
                 }
             }
         } else {

@@ -158,7 +158,7 @@ struct Start: AsyncParsableCommand {
             service.started()
         }
         var configuration = ServiceGroupConfiguration(
-            services: [.init(service: service), .init(service: app)],
+            services: [.init(service: service), .init(service: APIService(app: app, address: apiAddress))],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )
@@ -168,6 +168,19 @@ struct Start: AsyncParsableCommand {
         let group = ServiceGroup(configuration: configuration)
         do { try await group.run() } catch {
             throw DaemonError(description: "\(error)")
+        }
+    }
+}
+
+/// The API server. Its port held by another process (most often a second daemon started with
+/// the same defaults) is said as such, with the address, rather than as the bind call's errno.
+struct APIService<App: Service>: Service {
+    let app: App
+    let address: Multiaddr
+
+    func run() async throws {
+        do { try await app.run() } catch  where NodeError.isAddressInUse(error) {
+            throw NodeError.cannotBind(address, for: "serve the API", error)
         }
     }
 }

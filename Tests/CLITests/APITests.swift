@@ -97,23 +97,10 @@ import ThreadsTestKit
     }
 
     @Test func nonLoopbackAPIWithoutATokenIsRefused() async throws {
-        let repo = FileManager.default.temporaryDirectory.appendingPathComponent("threadsd-\(UUID())").path
-        defer { try? FileManager.default.removeItem(atPath: repo) }
-        let daemon = CLIRunner.executable.deletingLastPathComponent().appendingPathComponent("threadsd")
-        let process = Process()
-        process.executableURL = daemon
-        process.arguments = [
-            "--repo", repo, "--listen", "/ip4/127.0.0.1/tcp/0", "--api", "/ip4/0.0.0.0/tcp/0", "--no-auth",
-        ]
-        let errors = TestKit.pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let text = await TestKit.offPool {
-            TestKit.waitForExit(process)
-            return String(decoding: TestKit.drain(errors, whileRunning: process), as: UTF8.self)
-        }
-        #expect(process.terminationStatus != 0)
+        let (status, text) = try await DaemonTests.runToExit([
+            "--listen", "/ip4/127.0.0.1/tcp/0", "--api", "/ip4/0.0.0.0/tcp/0", "--no-auth",
+        ])
+        #expect(status != 0)
         #expect(text.contains("without a token"), "\(text)")
     }
 

@@ -95,6 +95,25 @@ import ThreadsTestKit
         }
     }
 
+    /// Runs `threadsd` on a fresh repo with `flags`, for a start that is expected to fail: waits
+    /// for it to exit and returns its status and what it printed on stderr.
+    static func runToExit(_ flags: [String]) async throws -> (status: Int32, stderr: String) {
+        let repo = FileManager.default.temporaryDirectory.appendingPathComponent("threadsd-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: repo) }
+        let process = Process()
+        process.executableURL = CLIRunner.executable.deletingLastPathComponent().appendingPathComponent("threadsd")
+        process.arguments = ["--repo", repo] + flags
+        let errors = TestKit.pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let text = await TestKit.offPool {
+            TestKit.waitForExit(process)
+            return String(decoding: TestKit.drain(errors, whileRunning: process), as: UTF8.self)
+        }
+        return (process.terminationStatus, text)
+    }
+
     @Test func daemonsConnectThroughTheSwarmCommands() async throws {
         let a = Daemon()
         let b = Daemon()
@@ -217,5 +236,29 @@ import ThreadsTestKit
         let table = try await CLIRunner.run(["dht", "table", "--repo", b.repo])
         #expect(table.stdout.contains("\"size\" : 1") || table.stdout.contains("\"size\": 1"), "\(table.stdout)")
         for daemon in [a, b] { #expect(await TestKit.offPool { daemon.stop() } == 0) }
+    }
+
+    /// A second daemon given ports that another one holds (as two started with the defaults
+    /// would be) stops at once, naming the address and what to do, not the bind call's errno.
+    @Test func aPortInUseIsNamedWithWhatToDo() async throws {
+        let a = Daemon()
+        try await TestKit.offPool { try a.start() }
+        let peers = try #require(a.address?.components(separatedBy: "/p2p/").first)
+        let url = try String(contentsOfFile: a.repo + "/api", encoding: .utf8)
+        let apiPort = try #require(url.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ":").last)
+        let api = "/ip4/127.0.0.1/tcp/\(apiPort)"
+        for (flags, expected) in [
+            (["--listen", peers, "--api", "/ip4/127.0.0.1/tcp/0"], "cannot listen on \(peers): the address is in use"),
+            (
+                ["--listen", "/ip4/127.0.0.1/tcp/0", "--api", api],
+                "cannot serve the API on \(api): the address is in use"
+            ),
+        ] {
+            let (status, text) = try await Self.runToExit(flags)
+            #expect(status != 0)
+            #expect(text.contains(expected), "\(text)")
+            #expect(!text.contains("errno"), "\(text)")
+        }
+        #expect(await TestKit.offPool { a.stop() } == 0)
     }
 }
