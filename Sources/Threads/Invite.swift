@@ -35,12 +35,12 @@ public struct Invite: Sendable, Equatable, CustomStringConvertible {
         owner: PeerID? = nil,
         logKey: Ed25519.PrivateKey? = nil
     ) throws(ThreadsError) {
-        guard address.peerID != nil else { throw .malformed("an invite address ends in /p2p/<peer ID>") }
+        guard address.peerID != nil else { throw .invalidInvite("an invite address ends in /p2p/<peer ID>") }
         if role != .replica && !key.canRead { throw .notAllowed("a \(role.rawValue) invite needs the read key") }
         if thread.variant == .accessControlled {
-            guard owner != nil else { throw .malformed("an invite to an access-controlled thread names its owner") }
+            guard owner != nil else { throw .invalidInvite("an invite to an access-controlled thread names its owner") }
             guard role == .replica || logKey != nil else {
-                throw .malformed(
+                throw .invalidInvite(
                     "a \(role.rawValue) invite to an access-controlled thread carries the admitted log key"
                 )
             }
@@ -69,33 +69,37 @@ public struct Invite: Sendable, Equatable, CustomStringConvertible {
         let parts = text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "?", maxSplits: 1).map(
             String.init
         )
-        guard parts.count == 2 else { throw .malformed("an invite is <multiaddr>/thread/<id>?role=…&key=…") }
+        guard parts.count == 2 else { throw .invalidInvite("an invite is <multiaddr>/thread/<id>?role=…&key=…") }
         let full: Multiaddr
-        do { full = try Multiaddr(parts[0]) } catch { throw .malformed("invite address: \(error)") }
+        do { full = try Multiaddr(parts[0]) } catch { throw .invalidInvite("its address: \(error)") }
         guard let last = full.components.last, last.proto == .thread,
             let prefix = try? Multiaddr(components: Array(full.components.dropLast()))
-        else { throw .malformed("the invite address does not end in /thread/<thread ID>") }
+        else { throw .invalidInvite("the invite address does not end in /thread/<thread ID>") }
         let thread = try ThreadID(bytes: last.value)
         var fields: [String: String] = [:]
         for pair in parts[1].split(separator: "&") {
             let kv = pair.split(separator: "=", maxSplits: 1).map(String.init)
-            guard kv.count == 2 else { throw .malformed("bad invite parameter '\(pair.prefix(40))'") }
+            guard kv.count == 2 else { throw .invalidInvite("bad invite parameter '\(pair.prefix(40))'") }
             fields[kv[0]] = kv[1]
         }
         guard let roleText = fields["role"], let role = Role(rawValue: roleText) else {
-            throw .malformed(
+            throw .invalidInvite(
                 "the invite's role must be one of \(Role.allCases.map(\.rawValue).joined(separator: ", "))"
             )
         }
-        guard let keyText = fields["key"] else { throw .malformed("the invite has no key") }
+        guard let keyText = fields["key"] else { throw .invalidInvite("the invite has no key") }
         let key = try ThreadKey(keyText)
-        if role != .replica && !key.canRead { throw .malformed("a \(role.rawValue) invite must carry the read key") }
+        if role != .replica && !key.canRead {
+            throw .invalidInvite("a \(role.rawValue) invite must carry the read key")
+        }
         let owner: PeerID?
-        do { owner = try fields["owner"].map { try PeerID($0) } } catch { throw .malformed("invite owner: \(error)") }
+        do { owner = try fields["owner"].map { try PeerID($0) } } catch {
+            throw .invalidInvite("invite owner: \(error)")
+        }
         var logKey: Ed25519.PrivateKey?
         if let seedText = fields["log"] {
             do { logKey = try Ed25519.PrivateKey(seed: try Multibase.decode(seedText).bytes) } catch {
-                throw .malformed("invite log key: \(error)")
+                throw .invalidInvite("invite log key: \(error)")
             }
         }
         try self.init(address: prefix, thread: thread, role: role, key: key, owner: owner, logKey: logKey)

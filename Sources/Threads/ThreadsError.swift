@@ -5,6 +5,8 @@ import Multiformats
 public enum ThreadsError: Error, CustomStringConvertible, Equatable {
     case invalidThreadID(String)
     case invalidKey(String)
+    /// An invite string that is not in the format of Specs/threads.md (it is pasted by people).
+    case invalidInvite(String)
     /// A record, event or header that is not in the format of Specs/threads.md.
     case malformed(String)
     /// Decryption failed: the wrong key, or tampered bytes.
@@ -22,6 +24,7 @@ public enum ThreadsError: Error, CustomStringConvertible, Equatable {
         switch self {
         case .invalidThreadID(let reason): "invalid thread ID: \(reason)"
         case .invalidKey(let reason): "invalid thread key: \(reason)"
+        case .invalidInvite(let reason): "invalid invite: \(reason)"
         case .malformed(let reason): "malformed record: \(reason)"
         case .cannotDecrypt(let what): "cannot decrypt the \(what) (wrong key or tampered data)"
         case .badSignature(let log): "record signature does not verify against log \(log)"

@@ -483,6 +483,10 @@ struct InviteTests {
         ] {
             #expect(throws: ThreadsError.self, "\(bad)") { try Invite(bad) }
         }
+        // Said as an invite's fault, not a record's: people paste these.
+        #expect(throws: ThreadsError.invalidInvite("an invite is <multiaddr>/thread/<id>?role=…&key=…")) {
+            try Invite("garbage")
+        }
     }
     /// Invites are pasted by people and thread IDs and keys arrive from peers: mangled ones give
     /// typed errors, and whatever parses prints back to a string that parses to the same value.
