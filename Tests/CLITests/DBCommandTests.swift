@@ -29,8 +29,11 @@ import ThreadsTestKit
         let nodes = [DaemonTests.Daemon(), DaemonTests.Daemon(), DaemonTests.Daemon()]
         for daemon in nodes { try await TestKit.offPool { try daemon.start() } }
         let (a, b, c) = (nodes[0], nodes[1], nodes[2])
-        let created = try (try await CLIRunner.run(["thread", "create", "--repo", a.repo])).json()
+        let create = try await CLIRunner.run(["thread", "create", "--repo", a.repo])
+        let created = try create.json()
         let thread = try #require(created["id"] as? String)
+        // The thread commands lay JSON out as the db commands do.
+        #expect(create.stdout.hasPrefix("{\n  \"id\": \"\(thread)\",\n"), "\(create.stdout)")
 
         // A collection with a schema and an index; a bad schema and a bad instance are refused.
         let schemaFile = FileManager.default.temporaryDirectory.appendingPathComponent("schema-\(UUID()).json")
