@@ -8,7 +8,8 @@ import Transport
 public struct FetchProgress: Sendable, Equatable {
     /// Blocks of the DAG now stored locally (fetched or already there).
     public var blocks = 0
-    /// Bytes of those blocks.
+    /// Bytes of those blocks, each counted once: a file that repeats a chunk (runs of zeros)
+    /// stores it once, so this can end below `totalBytes`.
     public var bytes: UInt64 = 0
     /// Blocks that came over the network.
     public var fetchedBlocks = 0
