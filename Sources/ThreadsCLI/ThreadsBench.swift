@@ -148,8 +148,11 @@ struct ThreadsBench: AsyncParsableCommand {
         let key = ThreadKey()
         try writer.logstore.addThread(thread, key: key)
         let appendStart = clock.now
+        let appendCPU = CPUTime.now
         try await Self.append(appends, copiesOf: body, to: thread, in: writer.logstore, inFlight: concurrency)
-        let appendRate = Double(appends) / (clock.now - appendStart).seconds
+        let appendSeconds = (clock.now - appendStart).seconds
+        let appendRate = Double(appends) / appendSeconds
+        let appendCores = CPUTime.now.cores(since: appendCPU, wall: appendSeconds)
         let sequentialStart = clock.now
         for _ in 0..<500 { try writer.logstore.append(body, to: thread) }
         let sequentialRate = 500 / (clock.now - sequentialStart).seconds
@@ -190,8 +193,11 @@ struct ThreadsBench: AsyncParsableCommand {
         try newcomer.logstore.addThread(big, key: key)
         _ = try await newcomer.manager.connect(source.address)
         let catchStart = clock.now
+        let catchCPU = CPUTime.now
         let fetched = await newcomer.replicator.pull(big, from: source.manager.localPeer)
-        let catchRate = Double(fetched) / (clock.now - catchStart).seconds
+        let catchSeconds = (clock.now - catchStart).seconds
+        let catchRate = Double(fetched) / catchSeconds
+        let catchCores = CPUTime.now.cores(since: catchCPU, wall: catchSeconds)
         guard fetched == catchUp else { throw CLIError("caught up on \(fetched) of \(catchUp) records") }
 
         var table = BenchTable(header: ["figure", "value", "baseline", "ratio", "target"])
@@ -241,6 +247,16 @@ struct ThreadsBench: AsyncParsableCommand {
         )
         table.add("catch-up of \(catchUp) records (records/s)", formatRate(catchRate, decimals: 0), "-", "-", "≥ 20000")
         print(table.render())
+        print("")
+        // Both ends of the catch-up run in this process, on the same cores: the CPU time covers
+        // the source's serving as well as the newcomer's checks and writes.
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        for (name, busy, rate) in [("appends", appendCores, appendRate), ("catch-up", catchCores, catchRate)] {
+            print(
+                "\(name): \(formatRate(busy, decimals: 2)) of \(cores) cores busy,"
+                    + " \(formatRate(busy / rate * 1e6, decimals: 0)) µs of CPU per record"
+            )
+        }
         for node in [writer, reader, source, newcomer] { await node.close() }
     }
 }
