@@ -543,14 +543,32 @@ public actor Replicator {
         let logstore = logstore
         let first = next
         let producer = Task {
-            var start = first
             var credit = credits.makeAsyncIterator()
+            // Requests go out ahead of their replies (up to `pullDepth`), each for the batch after
+            // the one before, while the replies come back whole. Sent one at a time, each request's
+            // round trip, queued behind the checks on the cores of both ends, left those checks
+            // waiting for records. A short reply (the answer's size cap) means the next batch
+            // starts elsewhere: the requests sent after it are dropped and sent again from there.
+            var requests: [(start: UInt64, reply: Task<[String: IPLD], any Error>)] = []
+            defer { for request in requests { request.reply.cancel() } }
+            var nextStart = first
+            var whole = true
             do {
-                while start <= theirs, await credit.next() != nil, !Task.isCancelled {
-                    let reply = try await call([
-                        "op": .string("records"), "log": .bytes(log.bytes), "from": .integer(IPLDInteger(start)),
-                    ])
-                    let records = reply["records"]?.listValue ?? []
+                while !Task.isCancelled {
+                    while requests.count < (whole ? Self.pullDepth : 1), nextStart <= theirs {
+                        let from = nextStart
+                        let reply = Task {
+                            try await call([
+                                "op": .string("records"), "log": .bytes(log.bytes),
+                                "from": .integer(IPLDInteger(from)),
+                            ])
+                        }
+                        requests.append((from, reply))
+                        nextStart += UInt64(Self.batchSize)
+                    }
+                    guard !requests.isEmpty, await credit.next() != nil else { break }
+                    let (start, reply) = requests.removeFirst()
+                    let records = try await reply.value["records"]?.listValue ?? []
                     if records.isEmpty { break }
                     let lists = try records.map { record throws -> [IPLD] in
                         guard let list = record.listValue else {
@@ -563,7 +581,12 @@ public actor Replicator {
                         return (resolved, try await Self.verify(resolved, thread: thread, logstore: logstore))
                     }
                     stageSink.yield(PullStage(start: start, work: work))
-                    start += UInt64(records.count)
+                    whole = records.count >= Self.batchSize
+                    if !whole {
+                        for request in requests { request.reply.cancel() }
+                        requests = []
+                        nextStart = start + UInt64(records.count)
+                    }
                 }
                 stageSink.finish()
             } catch {

@@ -203,6 +203,55 @@ struct ReplicationTests {
         for node in [a, b] { await node.shutdown() }
     }
 
+    /// The requests for the next batches go out before the answers to the earlier ones arrive,
+    /// so the receiver's checks are not left waiting for each round trip.
+    @Test func aPullAsksForTheNextBatchesBeforeTheAnswersArrive() async throws {
+        let requests = RequestCounter()
+        let a = try await ThreadsTestNode(
+            rewrite: { payload in
+                requests.arrived(payload)
+                return payload
+            },
+            rewriteReply: { reply in
+                requests.answered(reply)
+                return reply
+            }
+        )
+        let b = try await ThreadsTestNode()
+        let thread = ThreadID(variant: .raw)
+        let key = ThreadKey()
+        try a.logstore.addThread(thread, key: key)
+        let count = Replicator.batchSize * (Replicator.pullDepth + 4) + 5
+        try await a.appendDurably((0..<count).map { "r\($0)" }, to: thread)
+        try await b.join(thread, key: key, through: a)
+        _ = await b.replicator.pull(thread, from: a.peer)
+        #expect(try b.recordCount(thread) == count)
+        // Asked one at a time, no request would arrive while an earlier one is unanswered.
+        #expect(requests.mostUnanswered >= 1, "\(requests.mostUnanswered)")
+        for node in [a, b] { await node.shutdown() }
+    }
+
+    /// Answers cut short by their size cap (bodies of 12 KiB travel inline, and an answer stops
+    /// near 2 MiB): the pull goes on from where each answer ended and stores every record, in order.
+    @Test func answersCutShortAreFollowedFromWhereTheyEnd() async throws {
+        let a = try await ThreadsTestNode()
+        let b = try await ThreadsTestNode()
+        let thread = ThreadID(variant: .raw)
+        let key = ThreadKey()
+        try a.logstore.addThread(thread, key: key)
+        let filler = String(repeating: "y", count: 12 << 10)
+        let bodies = (0..<400).map { "\($0):" + filler }
+        try await a.appendDurably(bodies, to: thread)
+        try await b.join(thread, key: key, through: a)
+        _ = await b.replicator.pull(thread, from: a.peer)
+        let log = try #require(try b.logstore.heads(of: thread).keys.first)
+        let stored = try b.logstore.entries(of: log, in: thread).map { _, entry in
+            String(decoding: try b.logstore.read(entry, in: thread).body, as: UTF8.self)
+        }
+        #expect(stored == bodies)
+        for node in [a, b] { await node.shutdown() }
+    }
+
     @Test func largeBodiesTravelByLinkThroughTheBlockFetcher() async throws {
         let a = try await ThreadsTestNode()
         let fetched = FetchCounter()
@@ -229,6 +278,29 @@ struct ReplicationTests {
         #expect(fetched.count == 2)
         for node in [a, b] { await node.shutdown() }
     }
+}
+
+/// Counts `records` requests a node serves, and how many were still unanswered when each arrived.
+final class RequestCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var received = 0
+    private var replied = 0
+    private var most = 0
+
+    func arrived(_ payload: [UInt8]) {
+        guard (try? DagCBOR.decode(payload))?.mapValue?["op"]?.stringValue == "records" else { return }
+        lock.withLock {
+            most = max(most, received - replied)
+            received += 1
+        }
+    }
+
+    func answered(_ reply: [UInt8]) {
+        guard (try? DagCBOR.decode(reply))?.mapValue?["records"] != nil else { return }
+        lock.withLock { replied += 1 }
+    }
+
+    var mostUnanswered: Int { lock.withLock { most } }
 }
 
 final class FetchCounter: @unchecked Sendable {
