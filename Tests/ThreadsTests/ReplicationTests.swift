@@ -19,19 +19,21 @@ final class ThreadsTestNode: @unchecked Sendable {
     var logstore: Logstore { store.logstore }
 
     /// `rewrite` changes each replication request before this node serves it, `rewriteReply` each
-    /// answer before it is sent (a misbehaving peer).
+    /// answer before it is sent (a misbehaving peer); `hold` may keep a request waiting first.
     init(
         fetchBlock: Replicator.BlockFetcher? = nil,
         rewrite: (@Sendable ([UInt8]) -> [UInt8])? = nil,
-        rewriteReply: (@Sendable ([UInt8]) -> [UInt8])? = nil
+        rewriteReply: (@Sendable ([UInt8]) -> [UInt8])? = nil,
+        hold: (@Sendable ([UInt8]) async -> Void)? = nil
     ) async throws {
         store = try TempStore()
         var protocols = MuxProtocols()
         let slot = Slot<Replicator>()
         Replicator.register(in: &protocols, slot: slot)
-        if rewrite != nil || rewriteReply != nil {
+        if rewrite != nil || rewriteReply != nil || hold != nil {
             protocols.handleRequests(Replicator.protocolName) { request in
                 guard let replicator = slot.value else { throw ThreadsError.notAllowed("not ready") }
+                await hold?(request.payload)
                 let payload = rewrite?(request.payload) ?? request.payload
                 let reply = try await replicator.serve(payload, from: request.remotePeer)
                 return .single(rewriteReply?(reply) ?? reply)
@@ -204,30 +206,21 @@ struct ReplicationTests {
     }
 
     /// The requests for the next batches go out before the answers to the earlier ones arrive,
-    /// so the receiver's checks are not left waiting for each round trip.
+    /// so the receiver's checks are not left waiting for each round trip: the source holds its
+    /// first answer back until another request arrives (or 10 s pass, when asked one at a time).
     @Test func aPullAsksForTheNextBatchesBeforeTheAnswersArrive() async throws {
-        let requests = RequestCounter()
-        let a = try await ThreadsTestNode(
-            rewrite: { payload in
-                requests.arrived(payload)
-                return payload
-            },
-            rewriteReply: { reply in
-                requests.answered(reply)
-                return reply
-            }
-        )
+        let gate = AheadGate()
+        let a = try await ThreadsTestNode(hold: { await gate.arrive($0) })
         let b = try await ThreadsTestNode()
         let thread = ThreadID(variant: .raw)
         let key = ThreadKey()
         try a.logstore.addThread(thread, key: key)
-        let count = Replicator.batchSize * (Replicator.pullDepth + 4) + 5
+        let count = Replicator.batchSize * (Replicator.pullDepth + 1) + 5
         try await a.appendDurably((0..<count).map { "r\($0)" }, to: thread)
         try await b.join(thread, key: key, through: a)
         _ = await b.replicator.pull(thread, from: a.peer)
         #expect(try b.recordCount(thread) == count)
-        // Asked one at a time, no request would arrive while an earlier one is unanswered.
-        #expect(requests.mostUnanswered >= 1, "\(requests.mostUnanswered)")
+        #expect(await gate.askedAhead)
         for node in [a, b] { await node.shutdown() }
     }
 
@@ -280,27 +273,32 @@ struct ReplicationTests {
     }
 }
 
-/// Counts `records` requests a node serves, and how many were still unanswered when each arrived.
-final class RequestCounter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var received = 0
-    private var replied = 0
-    private var most = 0
+/// Holds the first `records` request a node gets until a second one arrives, or 10 s pass.
+actor AheadGate {
+    private var held: CheckedContinuation<Void, Never>?
+    private var arrived = 0
+    /// Whether a second request came while the first was held, unanswered.
+    private(set) var askedAhead = false
 
-    func arrived(_ payload: [UInt8]) {
+    func arrive(_ payload: [UInt8]) async {
         guard (try? DagCBOR.decode(payload))?.mapValue?["op"]?.stringValue == "records" else { return }
-        lock.withLock {
-            most = max(most, received - replied)
-            received += 1
+        arrived += 1
+        if arrived == 1 {
+            Task {
+                try? await Task.sleep(for: .seconds(10))
+                self.release()
+            }
+            await withCheckedContinuation { held = $0 }
+        } else if held != nil {
+            askedAhead = true
+            release()
         }
     }
 
-    func answered(_ reply: [UInt8]) {
-        guard (try? DagCBOR.decode(reply))?.mapValue?["records"] != nil else { return }
-        lock.withLock { replied += 1 }
+    private func release() {
+        held?.resume()
+        held = nil
     }
-
-    var mostUnanswered: Int { lock.withLock { most } }
 }
 
 final class FetchCounter: @unchecked Sendable {
