@@ -21,6 +21,8 @@ public enum DHTError: Error, CustomStringConvertible, Equatable {
     case unsupportedAddress(String)
     /// The socket could not be bound or is closed.
     case socket(String)
+    /// Another socket holds the address (`/ip4|ip6/…/udp/…`) this node was to bind.
+    case addressInUse(String)
     /// The node was stopped.
     case stopped
 
@@ -36,6 +38,7 @@ public enum DHTError: Error, CustomStringConvertible, Equatable {
         case .remote(let message): "the remote DHT node refused: \(message)"
         case .unsupportedAddress(let address): "not a DHT address (need /ip4|ip6/<host>/udp/<port>): \(address)"
         case .socket(let reason): "DHT socket: \(reason)"
+        case .addressInUse(let address): "DHT socket: \(address) is in use"
         case .stopped: "the DHT node is stopped"
         }
     }

@@ -53,6 +53,7 @@ public final class UDPSocket: DatagramSocket {
                 .get()
         } catch {
             continuation.finish()
+            if (error as? IOError)?.errnoCode == EADDRINUSE { throw DHTError.addressInUse("\(address)") }
             throw DHTError.socket("cannot bind \(address): \(error)")
         }
         guard let local = channel.localAddress, let bound = try? UDPEndpoint(local) else {

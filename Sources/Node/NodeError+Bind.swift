@@ -1,3 +1,4 @@
+import DHT
 import Multiformats
 import NIOCore
 
@@ -23,6 +24,7 @@ extension NodeError {
 
     /// Whether `error` is a bind refused because another socket holds the address.
     public static func isAddressInUse(_ error: any Error) -> Bool {
-        (error as? IOError)?.errnoCode == EADDRINUSE
+        if case .addressInUse? = error as? DHTError { return true }
+        return (error as? IOError)?.errnoCode == EADDRINUSE
     }
 }

@@ -247,7 +247,12 @@ import ThreadsTestKit
         let url = try String(contentsOfFile: a.repo + "/api", encoding: .utf8)
         let apiPort = try #require(url.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ":").last)
         let api = "/ip4/127.0.0.1/tcp/\(apiPort)"
+        let dht = try #require(a.udpAddress?.components(separatedBy: "/p2p/").first)
         for (flags, expected) in [
+            (
+                ["--listen", "/ip4/127.0.0.1/tcp/0", "--listen", dht, "--api", "/ip4/127.0.0.1/tcp/0"],
+                "cannot listen on \(dht): the address is in use"
+            ),
             (["--listen", peers, "--api", "/ip4/127.0.0.1/tcp/0"], "cannot listen on \(peers): the address is in use"),
             (
                 ["--listen", "/ip4/127.0.0.1/tcp/0", "--api", api],
