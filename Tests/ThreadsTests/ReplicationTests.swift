@@ -85,6 +85,15 @@ final class ThreadsTestNode: @unchecked Sendable {
         return out.sorted()
     }
 
+    /// The bodies of the thread's one log as stored, in log order, each after its sequence number
+    /// (`"0:…"`, `"1:…"`).
+    func logBodies(_ thread: ThreadID) throws -> [String] {
+        guard let log = try logstore.heads(of: thread).keys.first else { return [] }
+        return try logstore.entries(of: log, in: thread).map { sequence, entry in
+            "\(sequence):" + String(decoding: try logstore.read(entry, in: thread).body, as: UTF8.self)
+        }
+    }
+
     func recordCount(_ thread: ThreadID) throws -> Int {
         try logstore.heads(of: thread).values.reduce(0) { $0 + Int($1.sequence) + 1 }
     }
@@ -174,11 +183,7 @@ struct ReplicationTests {
         try await b.join(thread, key: key, through: a)
         _ = await b.replicator.pull(thread, from: a.peer)
         #expect(try b.recordCount(thread) == count)
-        let log = try #require(try b.logstore.heads(of: thread).keys.first)
-        let stored = try b.logstore.entries(of: log, in: thread).map { sequence, entry in
-            "\(sequence):" + String(decoding: try b.logstore.read(entry, in: thread).body, as: UTF8.self)
-        }
-        #expect(stored == bodies.enumerated().map { "\($0.offset):\($0.element)" })
+        #expect(try b.logBodies(thread) == bodies.enumerated().map { "\($0.offset):\($0.element)" })
         for node in [a, b] { await node.shutdown() }
     }
 
@@ -237,11 +242,7 @@ struct ReplicationTests {
         try await a.appendDurably(bodies, to: thread)
         try await b.join(thread, key: key, through: a)
         _ = await b.replicator.pull(thread, from: a.peer)
-        let log = try #require(try b.logstore.heads(of: thread).keys.first)
-        let stored = try b.logstore.entries(of: log, in: thread).map { _, entry in
-            String(decoding: try b.logstore.read(entry, in: thread).body, as: UTF8.self)
-        }
-        #expect(stored == bodies)
+        #expect(try b.logBodies(thread) == bodies.enumerated().map { "\($0.offset):\($0.element)" })
         for node in [a, b] { await node.shutdown() }
     }
 
