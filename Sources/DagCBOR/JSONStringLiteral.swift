@@ -79,6 +79,16 @@ public enum JSONStringLiteral {
         return text
     }
 
+    /// `read(_:at:)` over an array's bytes.
+    public static func read(_ bytes: [UInt8], at offset: inout Int) throws(Failure) -> String {
+        var position = offset
+        let result = bytes.withUnsafeBufferPointer { buffer in
+            Result { () throws(Failure) in try read(buffer, at: &position) }
+        }
+        offset = position
+        return try result.get()
+    }
+
     /// The four hex digits of a `\u` escape.
     private static func hex4(_ bytes: UnsafeBufferPointer<UInt8>, at offset: inout Int) throws(Failure) -> UInt32 {
         guard offset + 4 <= bytes.count else {

@@ -94,12 +94,12 @@ public struct Invite: Sendable, Equatable, CustomStringConvertible {
         }
         let owner: PeerID?
         do { owner = try fields["owner"].map { try PeerID($0) } } catch {
-            throw .invalidInvite("invite owner: \(error)")
+            throw .invalidInvite("its owner: \(error)")
         }
         var logKey: Ed25519.PrivateKey?
         if let seedText = fields["log"] {
             do { logKey = try Ed25519.PrivateKey(seed: try Multibase.decode(seedText).bytes) } catch {
-                throw .invalidInvite("invite log key: \(error)")
+                throw .invalidInvite("its log key: \(error)")
             }
         }
         try self.init(address: prefix, thread: thread, role: role, key: key, owner: owner, logKey: logKey)

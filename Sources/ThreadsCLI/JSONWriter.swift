@@ -63,6 +63,58 @@ indirect enum JSONOutput {
         }
     }
 
+    /// Compact JSON text (as `JSONSerialization` writes it) laid out as `pretty` lays out values.
+    /// Strings and numbers are copied as written, so an integer beyond 2^53 stays exact.
+    static func indented(compact text: String, by indent: String = "  ") -> String {
+        var out = ""
+        var level = 0
+        var inString = false
+        var escaped = false
+        let scalars = Array(text.unicodeScalars)
+        var i = 0
+        while i < scalars.count {
+            let c = scalars[i]
+            i += 1
+            if inString {
+                out.unicodeScalars.append(c)
+                if escaped {
+                    escaped = false
+                } else if c == "\\" {
+                    escaped = true
+                } else if c == "\"" {
+                    inString = false
+                }
+                continue
+            }
+            switch c {
+            case "{", "[":
+                let close: Unicode.Scalar = c == "{" ? "}" : "]"
+                out.unicodeScalars.append(c)
+                if i < scalars.count, scalars[i] == close {
+                    out.unicodeScalars.append(close)
+                    i += 1
+                } else {
+                    level += 1
+                    newline(&out, indent, level)
+                }
+            case "}", "]":
+                level -= 1
+                newline(&out, indent, level)
+                out.unicodeScalars.append(c)
+            case ",":
+                out += ","
+                newline(&out, indent, level)
+            case ":": out += ": "
+            case " ", "\n", "\r", "\t": break
+            case "\"":
+                inString = true
+                out.unicodeScalars.append(c)
+            default: out.unicodeScalars.append(c)
+            }
+        }
+        return out
+    }
+
     private static func newline(_ out: inout String, _ indent: String?, _ level: Int) {
         guard let indent else { return }
         out += "\n" + String(repeating: indent, count: level)

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import Node
-import ThreadsDB
 
 /// `threads thread …`: threads on the running daemon (JSON out).
 struct ThreadCommand: AsyncParsableCommand {
@@ -19,14 +18,14 @@ struct ThreadCommand: AsyncParsableCommand {
         try await SwarmCommand.call(options, request)
     }
 
-    /// Prints an API answer indented, keys sorted, in the same layout as the `db` commands' output
+    /// Prints an API answer indented, keys sorted, in the layout of the other commands' output
     /// (Foundation's pretty printer on Linux writes `"key" : value`).
     static func printJSON(_ value: Any) throws {
         let data = try JSONSerialization.data(
             withJSONObject: value,
             options: [.sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed]
         )
-        print((try? JSON(parsing: [UInt8](data)))?.pretty ?? String(decoding: data, as: UTF8.self))
+        print(JSONOutput.indented(compact: String(decoding: data, as: UTF8.self)))
     }
 
     struct Create: AsyncParsableCommand {

@@ -158,16 +158,10 @@ struct JSONParser {
     }
 
     mutating func string() throws(DBError) -> String {
-        var position = offset
-        let result = bytes.withUnsafeBufferPointer { buffer in
-            Result { () throws(JSONStringLiteral.Failure) in try JSONStringLiteral.read(buffer, at: &position) }
-        }
-        switch result {
-        case .success(let text):
-            offset = position
-            return text
-        case .failure(let failure):
-            throw fail(failure.reason, at: failure.position)
+        do throws(JSONStringLiteral.Failure) {
+            return try JSONStringLiteral.read(bytes, at: &offset)
+        } catch {
+            throw fail(error.reason, at: error.position)
         }
     }
 }

@@ -127,6 +127,18 @@ import ThreadsTestKit
         #expect(deleted.status == 0, "\(deleted.stderr)")
         #expect(try Self.json(try await CLIRunner.run(["thread", "list", "--repo", c.repo])) as? [String] == [])
         #expect(try Self.json(try await CLIRunner.run(["thread", "list", "--repo", a.repo])) as? [String] == [id])
+        // Bodies print as written: an integer beyond 2^53 stays exact, strings keep their commas,
+        // colons, brackets and escaped quotes, and empty containers stay on one line.
+        let exact = #"{"big": 9007199254740993, "s": "a, b: [c] {d} \"q\",", "e": [], "o": {}}"#
+        let addExact = try await CLIRunner.run(
+            ["thread", "add-record", id, "--repo", a.repo],
+            stdin: Array(exact.utf8)
+        )
+        #expect(addExact.status == 0, "\(addExact.stderr)")
+        let listed = try await CLIRunner.run(["thread", "records", id, "--repo", a.repo])
+        for line in [#""big": 9007199254740993,"#, #""s": "a, b: [c] {d} \"q\",""#, #""e": [],"#, #""o": {},"#] {
+            #expect(listed.stdout.contains(line), "\(listed.stdout)")
+        }
         for daemon in [a, b2, c] { #expect(await TestKit.offPool { daemon.stop() } == 0) }
     }
 

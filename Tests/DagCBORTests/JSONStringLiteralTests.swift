@@ -5,12 +5,9 @@ import Testing
 @Suite struct JSONStringLiteralTests {
     /// Reads the literal at the start of `text`; returns the string and where reading stopped.
     static func read(_ text: String) throws(JSONStringLiteral.Failure) -> (String, Int) {
-        let bytes = Array(text.utf8)
         var offset = 0
-        let result = bytes.withUnsafeBufferPointer { buffer in
-            Result { () throws(JSONStringLiteral.Failure) in try JSONStringLiteral.read(buffer, at: &offset) }
-        }
-        return (try result.get(), offset)
+        let string = try JSONStringLiteral.read(Array(text.utf8), at: &offset)
+        return (string, offset)
     }
 
     @Test func decodesEscapesAndStopsPastTheClosingQuote() throws {
@@ -45,11 +42,8 @@ import Testing
         var bytes = Array("\"ab\"".utf8)
         bytes.insert(0xff, at: 2)
         var offset = 0
-        let result = bytes.withUnsafeBufferPointer { buffer in
-            Result { () throws(JSONStringLiteral.Failure) in try JSONStringLiteral.read(buffer, at: &offset) }
-        }
         #expect {
-            try result.get()
+            try JSONStringLiteral.read(bytes, at: &offset)
         } throws: { error in
             guard let failure = error as? JSONStringLiteral.Failure else { return false }
             return !failure.truncated && failure.position == 0 && failure.reason == "string is not valid UTF-8"
