@@ -621,12 +621,19 @@ public final class Logstore: Sendable {
         public let event: Block
         public let header: Block
         public let body: Block
+        /// Whether the body travelled with the record rather than being fetched on its own
+        /// (through the exchange, which stores what it fetches).
+        public let bodyCameInline: Bool
 
-        public init(record: Block, event: Block, header: Block, body: Block) {
+        /// - Parameter bodyCameInline: true only when the body's bytes arrived with the record: it
+        ///   is then new to this store, as the event and header are, and storing it skips the
+        ///   "already stored?" read a fetched body needs.
+        public init(record: Block, event: Block, header: Block, body: Block, bodyCameInline: Bool = false) {
             self.record = record
             self.event = event
             self.header = header
             self.body = body
+            self.bodyCameInline = bodyCameInline
         }
     }
 
@@ -676,7 +683,7 @@ public final class Logstore: Sendable {
                 var heads: [PeerID: Head?] = [:]
                 var accepted: [ThreadRecord] = []
                 var blocks: [Block] = []
-                var added = Set<CID>()
+                var added = Set<CID>(minimumCapacity: records.count * 4)
                 var batch = WriteBatch()
                 var failure: (any Error)?
                 var key = try self.key(of: id)
@@ -734,15 +741,19 @@ public final class Logstore: Sendable {
                         batch.append(contentsOf: indexWrite(record, entry: entry, in: id))
                         if let acl = record.acl { batch.append(contentsOf: aclWrites(acl, in: id)) }
                         // Record, event and header of a record new to its log are new blocks (each
-                        // holds a fresh nonce or links to one); a body may be here already (fetched
-                        // through the exchange).
+                        // holds a fresh nonce or links to one), and so is a body that came with
+                        // them; a body fetched on its own is in the store already (the exchange
+                        // stores what it fetches). Reading the store for every body cost about
+                        // 3 % of a catch-up's CPU (a LevelDB lookup walks the memtable).
                         // A writer could point two of its records at one event; `new` stores
                         // must hold each block once.
                         for block in [incoming.record, incoming.event, incoming.header]
                         where added.insert(block.cid).inserted {
                             blocks.append(block)
                         }
-                        if try !blockstore.has(incoming.body.cid), added.insert(incoming.body.cid).inserted {
+                        if try incoming.bodyCameInline || !blockstore.has(incoming.body.cid),
+                            added.insert(incoming.body.cid).inserted
+                        {
                             blocks.append(incoming.body)
                         }
                         heads[record.log] = Head(cid: record.cid, sequence: record.sequence)

@@ -240,13 +240,21 @@ public actor Replicator {
             let entries = try logstore.entries(of: log, from: from.argument, limit: Self.batchSize, in: thread)
             var items: [IPLD] = []
             var bytes = 0
-            for (_, entry) in entries {
-                let blocks = try [entry.record, entry.event, entry.header, entry.body].map { cid -> Block in
-                    guard let data = try logstore.blockstore.get(cid) else {
-                        throw ThreadsError.store("block \(cid) missing")
-                    }
-                    return Block(unchecked: cid, bytes: data)
+            func stored(_ cid: CID) throws -> Block {
+                guard let data = try logstore.blockstore.get(cid) else {
+                    throw ThreadsError.store("block \(cid) missing")
                 }
+                return Block(unchecked: cid, bytes: data)
+            }
+            for (_, entry) in entries {
+                // An event holds only its two links (append writes it so and ingest accepts no
+                // other form): rebuilding it spares a store read, a quarter of those per record.
+                let rebuilt = try? Block(
+                    bytes: ThreadRecord.eventBytes(header: entry.header, body: entry.body),
+                    codec: Multicodec.dagCBOR
+                )
+                let event = try rebuilt.flatMap { $0.cid == entry.event ? $0 : nil } ?? stored(entry.event)
+                let blocks = [try stored(entry.record), event, try stored(entry.header), try stored(entry.body)]
                 let item = Self.wire(blocks)
                 bytes += item.listValue?.reduce(0) { $0 + ($1.bytesValue?.count ?? 40) } ?? 0
                 items.append(item)
@@ -329,16 +337,23 @@ public actor Replicator {
     }
 
     /// A record's blocks from their bytes (record, event, header, body). The CIDs are computed
-    /// here: what arrives is only trusted once hashed.
-    static func incoming(_ list: [IPLD]) throws -> Logstore.IncomingRecord {
+    /// here: what arrives is only trusted once hashed. `bodyFetched`: the body travelled as a link
+    /// and was fetched through the exchange (see `resolveBodies`).
+    static func incoming(_ list: [IPLD], bodyFetched: Bool = false) throws -> Logstore.IncomingRecord {
         let raw = list.compactMap(\.bytesValue)
         guard raw.count == 4 else { throw ThreadsError.malformed("a record travels as 4 blocks") }
         return Logstore.IncomingRecord(
             record: try Block(bytes: raw[0], codec: Multicodec.dagCBOR),
             event: try Block(bytes: raw[1], codec: Multicodec.dagCBOR),
             header: try Block(bytes: raw[2], codec: Multicodec.dagCBOR),
-            body: try Block(bytes: raw[3], codec: Multicodec.dagCBOR)
+            body: try Block(bytes: raw[3], codec: Multicodec.dagCBOR),
+            bodyCameInline: !bodyFetched
         )
+    }
+
+    /// Which records of a batch travel with their body as a link, to be fetched on its own.
+    static func bodyLinks(_ lists: [[IPLD]]) -> [Bool] {
+        lists.map { $0.count == 4 && $0[3].linkValue != nil }
     }
 
     // MARK: - Pulling
@@ -578,7 +593,13 @@ public actor Replicator {
                     }
                     let work = Task { () async throws -> (resolved: [[IPLD]], verified: [Logstore.VerifiedRecord]) in
                         let resolved = try await self.resolveBodies(lists, thread: thread)
-                        return (resolved, try await Self.verify(resolved, thread: thread, logstore: logstore))
+                        let verified = try await Self.verify(
+                            resolved,
+                            bodiesFetched: Self.bodyLinks(lists),
+                            thread: thread,
+                            logstore: logstore
+                        )
+                        return (resolved, verified)
                     }
                     stageSink.yield(PullStage(start: start, work: work))
                     whole = records.count >= Self.batchSize
@@ -642,18 +663,21 @@ public actor Replicator {
 
 extension Replicator {
     /// Checks a batch of records (hashes, decryption, signatures) on all cores, keeping their order.
-    static func verify(_ lists: [[IPLD]], thread: ThreadID, logstore: Logstore) async throws -> [Logstore
-        .VerifiedRecord]
+    static func verify(_ lists: [[IPLD]], bodiesFetched: [Bool], thread: ThreadID, logstore: Logstore) async throws
+        -> [Logstore.VerifiedRecord]
     {
         let chunks = max(1, min(4, lists.count / 16))
         let size = (lists.count + chunks - 1) / chunks
         return try await withThrowingTaskGroup(of: (Int, [Logstore.VerifiedRecord]).self) { group in
             for chunk in 0..<chunks {
-                let part = Array(lists[min(lists.count, chunk * size)..<min(lists.count, (chunk + 1) * size)])
+                let range = min(lists.count, chunk * size)..<min(lists.count, (chunk + 1) * size)
+                let part = Array(lists[range])
+                let fetched = Array(bodiesFetched[range])
                 group.addTask {
                     var out: [Logstore.VerifiedRecord] = []
-                    for list in part {
-                        out.append(try logstore.verify(try incoming(list), in: thread, hashed: true))
+                    for (list, fetched) in zip(part, fetched) {
+                        let incoming = try incoming(list, bodyFetched: fetched)
+                        out.append(try logstore.verify(incoming, in: thread, hashed: true))
                     }
                     return (chunk, out)
                 }

@@ -98,13 +98,19 @@ public struct ThreadRecord: Sendable, Equatable {
         header.key("counter")
         header.unsigned(UInt64(clock.counter))
         let headerBlock = try sealedBlock(header.encoded, key: readKey, thread: thread)
+        let eventBlock = try block(encoded: eventBytes(header: headerBlock.cid, body: bodyBlock.cid))
+        return (eventBlock, headerBlock, bodyBlock)
+    }
+
+    /// An event node's bytes: `{body: link, header: link}`, the only form `eventLinks` accepts, so
+    /// a stored event can be rebuilt from its two links.
+    static func eventBytes(header: CID, body: CID) -> [UInt8] {
         var event = DagCBORMapWriter(count: 2)
         event.key("body")
-        event.link(bodyBlock.cid)
+        event.link(body)
         event.key("header")
-        event.link(headerBlock.cid)
-        let eventBlock = try block(encoded: event.encoded)
-        return (eventBlock, headerBlock, bodyBlock)
+        event.link(header)
+        return event.encoded
     }
 
     /// Signs and seals the record that appends `event` after `prev`: the part of an append that

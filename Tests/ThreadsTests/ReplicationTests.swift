@@ -270,6 +270,9 @@ struct ReplicationTests {
         try await a.write(big + "2", to: thread)
         #expect(await TestKit.eventually { try b.recordCount(thread) == 3 })
         #expect(fetched.count == 2)
+        // Each block stored and counted once, fetched bodies too.
+        #expect(try b.logstore.blockstore.count == 12)
+        #expect(try b.logstore.logstoreBlockCount() == 12)
         for node in [a, b] { await node.shutdown() }
     }
 }

@@ -116,6 +116,12 @@ struct LogstoreTests {
             String(decoding: try store.logstore.read($0.entry, in: thread).body, as: UTF8.self)
         }
         #expect(bodies == ["event 0", "event 1", "event 2"])
+        // Serving a log rebuilds each event node from its two links instead of reading it: the
+        // rebuilt bytes are the stored block's.
+        for (_, entry) in entries {
+            let rebuilt = ThreadRecord.eventBytes(header: entry.header, body: entry.body)
+            #expect(try store.logstore.blockstore.get(entry.event) == rebuilt)
+        }
         let clocks = try entries.map { try store.logstore.read($0.entry, in: thread).header.clock }
         #expect(clocks == clocks.sorted() && Set(clocks).count == 3)
 
@@ -328,6 +334,40 @@ struct LogstoreTests {
         #expect(heads.count == 1 && heads.first?.value.sequence == 2)
         let entries = try peer.logstore.entries(of: try #require(heads.keys.first), in: thread)
         #expect(try String(decoding: peer.logstore.read(entries[2].entry, in: thread).body, as: UTF8.self) == "event 2")
+    }
+
+    @Test func blockCountsStayExactForInlineAndFetchedBodies() throws {
+        let (_, blocks) = try writerLog(4)
+        let peer = try TempStore()
+        try peer.logstore.addThread(thread, key: key)
+        for (n, b) in blocks.enumerated() {
+            // Records 1 and 3: the body was fetched first (as the exchange does for a large one)
+            // and the record arrives without it.
+            let fetched = n % 2 == 1
+            if fetched { try peer.logstore.blockstore.put(b.body) }
+            let incoming = Logstore.IncomingRecord(
+                record: b.record,
+                event: b.event,
+                header: b.header,
+                body: b.body,
+                bodyCameInline: !fetched
+            )
+            try peer.logstore.ingest([incoming], into: thread)
+        }
+        // Four blocks a record, each counted once.
+        #expect(try peer.logstore.logstoreBlockCount() == 16)
+        #expect(try peer.logstore.blockstore.count == 16)
+        #expect(
+            try peer.logstore.blockstore.totalSize
+                == blocks.reduce(0) { $0 + UInt64($1.all.map(\.bytes.count).reduce(0, +)) }
+        )
+        // A body not said to be inline is still stored when it is not here yet.
+        let (_, more) = try writerLog(1)
+        let other = try TempStore()
+        try other.logstore.addThread(thread, key: key)
+        try ingest(other, more[0])
+        #expect(try other.logstore.blockstore.has(more[0].body.cid))
+        #expect(try other.logstore.blockstore.count == 4)
     }
 
     @Test func forgedTamperedAndForeignRecordsAreRejectedWithNothingStored() throws {
