@@ -218,7 +218,7 @@ struct CBORReader {
         }
         defer { offset += count }
         do {
-            return try CID(bytes: UnsafeBufferPointer(rebasing: buffer[offset + 1..<offset + count]))
+            return try CID(bytes: [UInt8](UnsafeBufferPointer(rebasing: buffer[offset + 1..<offset + count])))
         } catch {
             throw fail(.invalid, "invalid CID in link: \(error)", at: contentStart)
         }

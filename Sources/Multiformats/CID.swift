@@ -60,9 +60,15 @@ public struct CID: Hashable, Sendable, Comparable, CustomStringConvertible {
 
     /// Parses a complete binary CID; trailing bytes are an error.
     public init(bytes: some Collection<UInt8>) throws(MultiformatsError) {
-        let input = Array(bytes)
-        let (cid, length) = try CID.decodePrefix(input)
-        guard length == input.count else { throw .trailingBytes(what: "CID", offset: length) }
+        try self.init(bytes: Array(bytes))
+    }
+
+    /// Parses a complete binary CID; trailing bytes are an error. (Not generic: links are decoded
+    /// by the thousand, and a generic call from another module converts its argument through the
+    /// runtime's type metadata.)
+    public init(bytes: [UInt8]) throws(MultiformatsError) {
+        let (cid, length) = try CID.decodePrefix(bytes)
+        guard length == bytes.count else { throw .trailingBytes(what: "CID", offset: length) }
         self = cid
     }
 

@@ -89,7 +89,7 @@ public struct Multihash: Hashable, Sendable, CustomStringConvertible {
         }
         try check(code: code, length: Int(declared), offset: start)
         let digestStart = reader.offset - start
-        _ = try reader.take(Int(declared))
+        try reader.skip(Int(declared))
         let canonical = Array(bytes[start..<reader.offset])
         return (Multihash(code: code, digestStart: digestStart, bytes: canonical), reader.offset - start)
     }

@@ -96,6 +96,12 @@ struct ByteReader {
         }
     }
 
+    /// Moves past `count` bytes without copying them.
+    mutating func skip(_ count: Int) throws(MultiformatsError) {
+        guard count >= 0, count <= remaining else { throw .truncated(what: what, offset: bytes.count) }
+        offset += count
+    }
+
     mutating func take(_ count: Int) throws(MultiformatsError) -> [UInt8] {
         guard count >= 0, count <= remaining else { throw .truncated(what: what, offset: bytes.count) }
         let out = Array(bytes[offset..<offset + count])
