@@ -94,7 +94,9 @@ public struct CID: Hashable, Sendable, Comparable, CustomStringConvertible {
         let codec = try reader.varint()
         let (multihash, mhLength) = try Multihash.decodePrefix(bytes, from: reader.offset)
         let end = reader.offset + mhLength
-        let cid = CID(version: 1, codec: codec, multihash: multihash, bytes: Array(bytes[start..<end]))
+        // A whole array that is exactly the CID (a decoded link) is kept rather than copied.
+        let own = start == 0 && end == bytes.count ? bytes : Array(bytes[start..<end])
+        let cid = CID(version: 1, codec: codec, multihash: multihash, bytes: own)
         return (cid, end - start)
     }
 
