@@ -814,9 +814,14 @@ public final class Logstore: Sendable {
     /// records at once, off any lock.
     /// `hashed`: the caller made the blocks from their bytes (`Block(bytes:codec:)`), so their CIDs
     /// are the hashes already and need no second pass.
-    public func verify(_ incoming: IncomingRecord, in id: ThreadID, hashed: Bool = false) throws(ThreadsError)
-        -> VerifiedRecord
-    {
+    /// - Parameter opened: the record as the caller already opened it (signature checked) from
+    ///   this same record block; it is used only when its CID is the block's.
+    public func verify(
+        _ incoming: IncomingRecord,
+        in id: ThreadID,
+        hashed: Bool = false,
+        opened: ThreadRecord? = nil
+    ) throws(ThreadsError) -> VerifiedRecord {
         guard let key = try key(of: id) else { throw .unknownThread(id) }
         // The blocks must be what their CIDs say (a block made with init(unchecked:) is re-hashed).
         for part in [incoming.record, incoming.event, incoming.header, incoming.body] where !hashed {
@@ -824,7 +829,12 @@ public final class Logstore: Sendable {
                 throw .malformed("block \(part.cid) does not match its CID")
             }
         }
-        let record = try ThreadRecord.open(incoming.record, thread: id, key: key)
+        let record: ThreadRecord
+        if let opened, opened.cid == incoming.record.cid {
+            record = opened
+        } else {
+            record = try ThreadRecord.open(incoming.record, thread: id, key: key)
+        }
         guard incoming.event.cid == record.event else { throw .malformed("the event block is not the record's event") }
         let links = try ThreadRecord.eventLinks(incoming.event)
         guard incoming.header.cid == links.header, incoming.body.cid == links.body else {

@@ -121,9 +121,15 @@ public actor Replicator {
     /// Replaces body links by the bodies' bytes, fetching them (in parallel) through the exchange.
     /// A body is only fetched for a record whose signature verifies and whose event links to it,
     /// so a forged record never makes this node fetch and keep anything.
-    func resolveBodies(_ lists: [[IPLD]], thread: ThreadID) async throws -> [[IPLD]] {
+    ///
+    /// - Returns: the lists with every body inline, and, for each record whose body was fetched,
+    ///   the record as opened here (its signature checked), so it is not checked twice.
+    func resolveBodies(_ lists: [[IPLD]], thread: ThreadID) async throws -> (
+        lists: [[IPLD]], opened: [ThreadRecord?]
+    ) {
         let fetch = fetchBlock
-        guard lists.contains(where: { $0.count == 4 && $0[3].linkValue != nil }) else { return lists }
+        var opened = [ThreadRecord?](repeating: nil, count: lists.count)
+        guard lists.contains(where: { $0.count == 4 && $0[3].linkValue != nil }) else { return (lists, opened) }
         guard let key = try logstore.key(of: thread) else { throw ThreadsError.unknownThread(thread) }
         return try await withThrowingTaskGroup(of: (Int, [UInt8]).self) { group in
             var out = lists
@@ -141,6 +147,7 @@ public actor Replicator {
                 guard event.cid == record.event, try ThreadRecord.eventLinks(event).body == link else {
                     throw ThreadsError.malformed("the body link is not the record's")
                 }
+                opened[index] = record
                 group.addTask {
                     let bytes = try await fetch(link)
                     // The fetched bytes must be the linked block (the exchange checks too).
@@ -151,7 +158,7 @@ public actor Replicator {
                 }
             }
             for try await (index, bytes) in group { out[index][3] = .bytes(bytes) }
-            return out
+            return (out, opened)
         }
     }
 
@@ -338,7 +345,7 @@ public actor Replicator {
 
     /// A record's blocks from their bytes (record, event, header, body). The CIDs are computed
     /// here: what arrives is only trusted once hashed. `bodyFetched`: the body travelled as a link
-    /// and was fetched through the exchange (see `resolveBodies`).
+    /// and was fetched through the exchange (see `resolveBodies`), which stored it.
     static func incoming(_ list: [IPLD], bodyFetched: Bool = false) throws -> Logstore.IncomingRecord {
         let raw = list.compactMap(\.bytesValue)
         guard raw.count == 4 else { throw ThreadsError.malformed("a record travels as 4 blocks") }
@@ -349,11 +356,6 @@ public actor Replicator {
             body: try Block(bytes: raw[3], codec: Multicodec.dagCBOR),
             bodyCameInline: !bodyFetched
         )
-    }
-
-    /// Which records of a batch travel with their body as a link, to be fetched on its own.
-    static func bodyLinks(_ lists: [[IPLD]]) -> [Bool] {
-        lists.map { $0.count == 4 && $0[3].linkValue != nil }
     }
 
     // MARK: - Pulling
@@ -594,12 +596,12 @@ public actor Replicator {
                     let work = Task { () async throws -> (resolved: [[IPLD]], verified: [Logstore.VerifiedRecord]) in
                         let resolved = try await self.resolveBodies(lists, thread: thread)
                         let verified = try await Self.verify(
-                            resolved,
-                            bodiesFetched: Self.bodyLinks(lists),
+                            resolved.lists,
+                            opened: resolved.opened,
                             thread: thread,
                             logstore: logstore
                         )
-                        return (resolved, verified)
+                        return (resolved.lists, verified)
                     }
                     stageSink.yield(PullStage(start: start, work: work))
                     whole = records.count >= Self.batchSize
@@ -663,7 +665,9 @@ public actor Replicator {
 
 extension Replicator {
     /// Checks a batch of records (hashes, decryption, signatures) on all cores, keeping their order.
-    static func verify(_ lists: [[IPLD]], bodiesFetched: [Bool], thread: ThreadID, logstore: Logstore) async throws
+    /// `opened`: per record, the record already opened while fetching its body (see
+    /// `resolveBodies`), or nil.
+    static func verify(_ lists: [[IPLD]], opened: [ThreadRecord?], thread: ThreadID, logstore: Logstore) async throws
         -> [Logstore.VerifiedRecord]
     {
         let chunks = max(1, min(4, lists.count / 16))
@@ -672,12 +676,12 @@ extension Replicator {
             for chunk in 0..<chunks {
                 let range = min(lists.count, chunk * size)..<min(lists.count, (chunk + 1) * size)
                 let part = Array(lists[range])
-                let fetched = Array(bodiesFetched[range])
+                let partOpened = Array(opened[range])
                 group.addTask {
                     var out: [Logstore.VerifiedRecord] = []
-                    for (list, fetched) in zip(part, fetched) {
-                        let incoming = try incoming(list, bodyFetched: fetched)
-                        out.append(try logstore.verify(incoming, in: thread, hashed: true))
+                    for (list, record) in zip(part, partOpened) {
+                        let incoming = try incoming(list, bodyFetched: record != nil)
+                        out.append(try logstore.verify(incoming, in: thread, hashed: true, opened: record))
                     }
                     return (chunk, out)
                 }

@@ -275,6 +275,40 @@ struct ReplicationTests {
         #expect(try b.logstore.logstoreBlockCount() == 12)
         for node in [a, b] { await node.shutdown() }
     }
+
+    @Test func aRecordThatDoesNotCheckOutNeverHasItsBodyFetched() async throws {
+        // a's answers carry records whose sealed bytes were tampered with (one flipped bit).
+        let a = try await ThreadsTestNode(rewriteReply: { reply in
+            guard var fields = (try? DagCBOR.decode(reply))?.mapValue, let records = fields["records"]?.listValue
+            else { return reply }
+            fields["records"] = .list(
+                records.map { item in
+                    guard var blocks = item.listValue, var record = blocks.first?.bytesValue else { return item }
+                    record[record.count / 2] ^= 0x01
+                    blocks[0] = .bytes(record)
+                    return .list(blocks)
+                }
+            )
+            return (try? DagCBOR.encode(.map(fields))) ?? reply
+        })
+        let fetched = FetchCounter()
+        let aBlocks = a.logstore.blockstore
+        let b = try await ThreadsTestNode(fetchBlock: { cid in
+            fetched.add()
+            guard let bytes = try aBlocks.get(cid) else { throw ThreadsError.store("no \(cid)") }
+            return bytes
+        })
+        let thread = ThreadID(variant: .raw)
+        let key = ThreadKey()
+        try a.logstore.addThread(thread, key: key)
+        try a.logstore.append(Array(String(repeating: "y", count: 100_000).utf8), to: thread)
+        try await b.join(thread, key: key, through: a)
+        for _ in 0..<3 { _ = await b.replicator.pull(thread, from: a.peer) }
+        #expect(fetched.count == 0)
+        #expect(try b.recordCount(thread) == 0)
+        #expect(try b.logstore.blockstore.count == 0)
+        for node in [a, b] { await node.shutdown() }
+    }
 }
 
 /// Holds the first `records` request a node gets until a second one arrives, or 10 s pass.

@@ -370,6 +370,28 @@ struct LogstoreTests {
         #expect(try other.logstore.blockstore.count == 4)
     }
 
+    @Test func aRecordOpenedEarlierCountsOnlyForItsOwnBlock() throws {
+        let (_, blocks) = try writerLog(2)
+        let peer = try TempStore()
+        try peer.logstore.addThread(thread, key: key)
+        func incoming(_ b: ThreadRecord.Blocks, record: Block? = nil) -> Logstore.IncomingRecord {
+            Logstore.IncomingRecord(record: record ?? b.record, event: b.event, header: b.header, body: b.body)
+        }
+        let first = try ThreadRecord.open(blocks[0].record, thread: thread, key: key)
+        let second = try ThreadRecord.open(blocks[1].record, thread: thread, key: key)
+        // Given its own opened record, verify takes it.
+        #expect(try peer.logstore.verify(incoming(blocks[0]), in: thread, opened: first).record == first)
+        // Another record's is ignored: the block is opened and checked itself.
+        #expect(try peer.logstore.verify(incoming(blocks[1]), in: thread, opened: first).record == second)
+        // A tampered record block is refused even when handed the genuine record opened earlier.
+        var bytes = blocks[1].record.bytes
+        bytes[bytes.count / 2] ^= 0x01
+        let tampered = try Block(bytes: bytes, codec: Multicodec.dagCBOR)
+        #expect(throws: ThreadsError.self) {
+            try peer.logstore.verify(incoming(blocks[1], record: tampered), in: thread, opened: second)
+        }
+    }
+
     @Test func forgedTamperedAndForeignRecordsAreRejectedWithNothingStored() throws {
         let (_, blocks) = try writerLog(2)
         let peer = try TempStore()
