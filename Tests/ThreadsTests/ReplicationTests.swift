@@ -249,13 +249,7 @@ struct ReplicationTests {
     @Test func largeBodiesTravelByLinkThroughTheBlockFetcher() async throws {
         let a = try await ThreadsTestNode()
         let fetched = FetchCounter()
-        let aBlocks = a.logstore.blockstore
-        // Stands in for the block exchange: gets the block from a's store.
-        let b = try await ThreadsTestNode(fetchBlock: { cid in
-            fetched.add()
-            guard let bytes = try aBlocks.get(cid) else { throw ThreadsError.store("no \(cid)") }
-            return bytes
-        })
+        let b = try await ThreadsTestNode.fetching(from: a, counting: fetched)
         let thread = ThreadID(variant: .raw)
         let key = ThreadKey()
         try a.logstore.addThread(thread, key: key)
@@ -292,12 +286,7 @@ struct ReplicationTests {
             return (try? DagCBOR.encode(.map(fields))) ?? reply
         })
         let fetched = FetchCounter()
-        let aBlocks = a.logstore.blockstore
-        let b = try await ThreadsTestNode(fetchBlock: { cid in
-            fetched.add()
-            guard let bytes = try aBlocks.get(cid) else { throw ThreadsError.store("no \(cid)") }
-            return bytes
-        })
+        let b = try await ThreadsTestNode.fetching(from: a, counting: fetched)
         let thread = ThreadID(variant: .raw)
         let key = ThreadKey()
         try a.logstore.addThread(thread, key: key)
@@ -336,6 +325,21 @@ actor AheadGate {
     private func release() {
         held?.resume()
         held = nil
+    }
+}
+
+extension ThreadsTestNode {
+    /// A node whose block fetcher, standing in for the exchange, reads `source`'s store and counts
+    /// each fetch.
+    static func fetching(from source: ThreadsTestNode, counting fetched: FetchCounter) async throws
+        -> ThreadsTestNode
+    {
+        let blocks = source.logstore.blockstore
+        return try await ThreadsTestNode(fetchBlock: { cid in
+            fetched.add()
+            guard let bytes = try blocks.get(cid) else { throw ThreadsError.store("no \(cid)") }
+            return bytes
+        })
     }
 }
 
