@@ -103,9 +103,8 @@ struct ByteReader {
     }
 
     mutating func take(_ count: Int) throws(MultiformatsError) -> [UInt8] {
-        guard count >= 0, count <= remaining else { throw .truncated(what: what, offset: bytes.count) }
-        let out = Array(bytes[offset..<offset + count])
-        offset += count
-        return out
+        let start = offset
+        try skip(count)
+        return Array(bytes[start..<offset])
     }
 }

@@ -257,10 +257,10 @@ public actor Replicator {
                 // An event holds only its two links (append writes it so and ingest accepts no
                 // other form): rebuilding it spares a store read, a quarter of those per record.
                 let rebuilt = try? Block(
-                    bytes: ThreadRecord.eventBytes(header: entry.header, body: entry.body),
-                    codec: Multicodec.dagCBOR
+                    cid: entry.event,
+                    bytes: ThreadRecord.eventBytes(header: entry.header, body: entry.body)
                 )
-                let event = try rebuilt.flatMap { $0.cid == entry.event ? $0 : nil } ?? stored(entry.event)
+                let event = try rebuilt ?? stored(entry.event)
                 let blocks = [try stored(entry.record), event, try stored(entry.header), try stored(entry.body)]
                 let item = Self.wire(blocks)
                 bytes += item.listValue?.reduce(0) { $0 + ($1.bytesValue?.count ?? 40) } ?? 0
