@@ -5,13 +5,21 @@ import Foundation
 struct CPUTime {
     let seconds: Double
 
-    static var now: CPUTime {
+    #if os(Linux)
+        static var now: CPUTime { usage(of: __rusage_who_t(RUSAGE_SELF.rawValue)) }
+        /// The CPU time of this process's children that have ended and been waited for (a
+        /// benchmark that runs its baseline as child processes).
+        static var children: CPUTime { usage(of: __rusage_who_t(RUSAGE_CHILDREN.rawValue)) }
+        private typealias Who = __rusage_who_t
+    #else
+        static var now: CPUTime { usage(of: RUSAGE_SELF) }
+        static var children: CPUTime { usage(of: RUSAGE_CHILDREN) }
+        private typealias Who = Int32
+    #endif
+
+    private static func usage(of who: Who) -> CPUTime {
         var usage = rusage()
-        #if os(Linux)
-            getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
-        #else
-            getrusage(RUSAGE_SELF, &usage)
-        #endif
+        getrusage(who, &usage)
         func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
         return CPUTime(seconds: seconds(usage.ru_utime) + seconds(usage.ru_stime))
     }
