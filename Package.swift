@@ -181,7 +181,10 @@ let package = Package(
             name: "ThreadsDBTests",
             dependencies: ["ThreadsDB", "Threads", "Sodium", "Multiformats", "Store", "DagCBOR", "ThreadsTestKit"]
         ),
-        .testTarget(name: "NodeTests", dependencies: ["Node", "Sodium", "Store", "Multiformats"]),
+        .testTarget(
+            name: "NodeTests",
+            dependencies: ["Node", "Sodium", "Store", "Multiformats", "DagCBOR", "Transport"]
+        ),
         .testTarget(
             name: "ThreadsAPITests",
             dependencies: [
