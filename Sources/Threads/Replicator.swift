@@ -47,8 +47,9 @@ public actor Replicator {
     /// most there have been at once.
     private(set) var pullWaiters = (now: 0, most: 0)
     var subscribers: [Int: AsyncStream<(ThreadID, ThreadRecord)>.Continuation] = [:]
-    /// The newest head sequence peers reported per log in pulls: what this node knows exists.
-    var reportedHeads: [ThreadID: [PeerID: UInt64]] = [:]
+    /// The newest head sequence each peer reported per log in pulls (thread, log, peer): what
+    /// this node knows exists. Kept per peer, so one peer withdrawing its claim leaves another's.
+    var reportedHeads: [ThreadID: [PeerID: [PeerID: UInt64]]] = [:]
 
     /// Replication lag: records peers reported (in their heads) that this node does not hold yet,
     /// summed over threads and logs.
@@ -56,7 +57,8 @@ public actor Replicator {
         var total: UInt64 = 0
         for (thread, logs) in reportedHeads {
             let local = (try? logstore.heads(of: thread)) ?? [:]
-            for (log, theirs) in logs {
+            for (log, claims) in logs {
+                guard let theirs = claims.values.max() else { continue }
                 let ours = local[log].map { Int64($0.sequence) } ?? -1
                 total += UInt64(max(0, Int64(theirs) - ours))
             }
@@ -487,7 +489,10 @@ public actor Replicator {
             if thread.variant == .accessControlled, log != owner, try logstore.role(of: log, in: thread) == nil {
                 continue
             }
-            reportedHeads[thread, default: [:]][log] = max(reportedHeads[thread]?[log] ?? 0, theirs)
+            reportedHeads[thread, default: [:]][log, default: [:]][peer] = max(
+                reportedHeads[thread]?[log]?[peer] ?? 0,
+                theirs
+            )
             do {
                 ingested += try await pullLog(log, upTo: theirs, thread: thread, source: peer, call: call)
             } catch {
@@ -499,11 +504,12 @@ public actor Replicator {
                 )
                 continue
             }
-            // The peer served all it had and stopped short of the head it claimed: the claim is
-            // withdrawn, so made-up heads neither show as lag nor pile up here.
+            // The peer served all it had and stopped short of the head it claimed: its claim is
+            // withdrawn (other peers' stand), so made-up heads neither show as lag nor pile up here.
             let ours = try logstore.head(of: log, in: thread)?.sequence
             if ours.map({ $0 < theirs }) ?? true {
-                reportedHeads[thread]?[log] = ours
+                reportedHeads[thread]?[log]?[peer] = nil
+                if reportedHeads[thread]?[log]?.isEmpty == true { reportedHeads[thread]?[log] = nil }
             }
         }
         return ingested

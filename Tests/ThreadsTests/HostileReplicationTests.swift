@@ -183,4 +183,61 @@ struct HostileReplicationTests {
         if variant == .accessControlled { #expect(asked <= 6) } else { #expect(asked >= fakes.count) }
         for node in [a, b] { await node.shutdown() }
     }
+
+    /// One member claims a head it then fails to serve up to; another's true claim of the same
+    /// log, which could not be fetched yet, still counts as lag.
+    @Test(.timeLimit(.minutes(2))) func aWithdrawnClaimLeavesAnotherMembersClaim() async throws {
+        let refuseRecords = Mutex(false)
+        let overclaim = Mutex<(PeerID, Int)?>(nil)
+        // Holds the whole log, but its `records` answers stop working.
+        let full = try await ThreadsTestNode(rewrite: { request in
+            guard refuseRecords.withLock({ $0 }),
+                let fields = try? DagCBOR.decode(request).mapValue, fields["op"]?.stringValue == "records"
+            else { return request }
+            return [0xff]
+        })
+        // Holds half of it and claims all of it.
+        let half = try await ThreadsTestNode(rewriteReply: { reply in
+            guard let (log, seq) = overclaim.withLock({ $0 }),
+                var fields = try? DagCBOR.decode(reply).mapValue, let heads = fields["heads"]?.listValue
+            else { return reply }
+            fields["heads"] = .list(
+                heads.map { item in
+                    guard var head = item.mapValue, head["log"]?.bytesValue == log.bytes else { return item }
+                    head["seq"] = .integer(IPLDInteger(UInt64(seq)))
+                    return .map(head)
+                }
+            )
+            return (try? DagCBOR.encode(.map(fields))) ?? reply
+        })
+        let a = try await ThreadsTestNode()
+        let thread = ThreadID(variant: .raw)
+        let key = ThreadKey()
+        let log = Ed25519.PrivateKey()
+        try full.logstore.addThread(thread, key: key)
+        try full.logstore.setOwnLogKey(log, in: thread)
+        for n in 0..<20 { try full.logstore.append(Array("r\(n)".utf8), to: thread) }
+        try half.logstore.addThread(thread, key: key)
+        try half.logstore.addMember(full.peer, to: thread)
+        _ = try await half.manager.connect(full.address)
+        _ = await half.replicator.pull(thread, from: full.peer)
+        #expect(try half.recordCount(thread) == 20)
+        for n in 20..<40 { try full.logstore.append(Array("r\(n)".utf8), to: thread) }
+        refuseRecords.withLock { $0 = true }
+        overclaim.withLock { $0 = (log.publicKey.peerID, 39) }
+
+        try a.logstore.addThread(thread, key: key)
+        try a.logstore.addMember(full.peer, to: thread)
+        try a.logstore.addMember(half.peer, to: thread)
+        _ = try await a.manager.connect(full.address)
+        _ = await a.replicator.pull(thread, from: full.peer)
+        #expect(try a.recordCount(thread) == 0)
+        #expect(await a.replicator.lag() == 40)
+        _ = try await a.manager.connect(half.address)
+        _ = await a.replicator.pull(thread, from: half.peer)
+        #expect(try a.recordCount(thread) == 20)
+        // `half` withdrew its claim; `full`'s stands: 20 records known and not held.
+        #expect(await a.replicator.lag() == 20)
+        for node in [a, full, half] { await node.shutdown() }
+    }
 }
