@@ -16,7 +16,7 @@ import Transport
 public actor Replicator {
     public static let protocolName = "/threads/log/1"
     /// Records per `records` answer (each with its four blocks).
-    public static let batchSize = 512
+    public static let batchSize = 1024
     /// Event bodies larger than this travel as a link, fetched through the block exchange, rather
     /// than inside the records message.
     public static let inlineBodyLimit = 16 << 10
