@@ -26,42 +26,17 @@ struct CipherRates {
         let message = Random.bytes(count: messageLength)
         let rounds = max(1, total / messageLength)
 
-        let key = SymmetricKey()
-        let nonce = [UInt8](repeating: 0, count: AEADAlgorithm.chacha20poly1305.nonceLength)
         var sealed = [UInt8](repeating: 0, count: messageLength + AEADAlgorithm.tagLength)
         var opened = [UInt8](repeating: 0, count: messageLength)
-        let noData = UnsafeRawBufferPointer(start: nil, count: 0)
-        let sodiumSeal = rate(rounds) {
-            message.withUnsafeBytes { m in
-                nonce.withUnsafeBytes { n in
-                    sealed.withUnsafeMutableBytes { o in
-                        _ = try? AEADAlgorithm.chacha20poly1305.seal(
-                            m,
-                            key: key,
-                            nonce: n,
-                            associatedData: noData,
-                            into: o
-                        )
-                    }
-                }
-            }
+        let key = SymmetricKey()
+        let sodiumSeal = sodiumRate(rounds, key: key, from: message, into: &sealed) {
+            [cipher = AEADAlgorithm.chacha20poly1305] in
+            try cipher.seal($0, key: $1, nonce: $2, associatedData: $3, into: $4)
         }
-        let sodiumOpen = rate(rounds) {
-            sealed.withUnsafeBytes { c in
-                nonce.withUnsafeBytes { n in
-                    opened.withUnsafeMutableBytes { o in
-                        _ = try? AEADAlgorithm.chacha20poly1305.open(
-                            c,
-                            key: key,
-                            nonce: n,
-                            associatedData: noData,
-                            into: o
-                        )
-                    }
-                }
-            }
+        let sodiumOpen = sodiumRate(rounds, key: key, from: sealed, into: &opened) {
+            [cipher = AEADAlgorithm.chacha20poly1305] in
+            try cipher.open($0, key: $1, nonce: $2, associatedData: $3, into: $4)
         }
-
         let (cryptoSeal, cryptoOpen) = swiftCryptoRates(message, rounds: rounds)
         return CipherRates(
             sodiumSeal: sodiumSeal,
@@ -69,6 +44,28 @@ struct CipherRates {
             cryptoSeal: cryptoSeal,
             cryptoOpen: cryptoOpen
         )
+    }
+
+    /// One libsodium call's rate: `operation` run `rounds` times from `input` into `output`.
+    private static func sodiumRate(
+        _ rounds: Int,
+        key: SymmetricKey,
+        from input: [UInt8],
+        into output: inout [UInt8],
+        _ operation: (
+            UnsafeRawBufferPointer, SymmetricKey, UnsafeRawBufferPointer, UnsafeRawBufferPointer,
+            UnsafeMutableRawBufferPointer
+        ) throws -> Int
+    ) -> Double {
+        let nonce = [UInt8](repeating: 0, count: AEADAlgorithm.chacha20poly1305.nonceLength)
+        let noData = UnsafeRawBufferPointer(start: nil, count: 0)
+        return rate(rounds) {
+            input.withUnsafeBytes { i in
+                nonce.withUnsafeBytes { n in
+                    output.withUnsafeMutableBytes { o in _ = try? operation(i, key, n, noData, o) }
+                }
+            }
+        }
     }
 
     static func rate(_ rounds: Int, _ body: () -> Void) -> Double {
