@@ -160,10 +160,15 @@ struct ExchangeBench: AsyncParsableCommand {
         for _ in 0..<mebibytes { try handle.write(contentsOf: Random.bytes(count: 1 << 20)) }
         try handle.close()
 
-        let childCPU = CPUTime.children
+        // Both ends of the raw transfer, kernel time included: TCP's own CPU per byte. A transfer
+        // of 64 KiB first gives what the two processes cost to start and stop, taken off.
+        let small = 64 << 10
+        var childCPU = CPUTime.children
+        _ = try rawTCP(bytes: small, from: hosts[1], to: hosts[0], threads: threads)
+        let overhead = CPUTime.children.seconds - childCPU.seconds
+        childCPU = CPUTime.children
         let raw = try rawTCP(bytes: size, from: hosts[1], to: hosts[0], threads: threads)
-        // Both ends of the raw transfer, kernel time included: TCP's own CPU per byte.
-        let tcpPerByte = (CPUTime.children.seconds - childCPU.seconds) / Double(size)
+        let tcpPerByte = max(0, CPUTime.children.seconds - childCPU.seconds - overhead) / Double(size - small)
         let floor = try ExchangeCeiling.measure(bytes: size, directory: work)
         let cores = Double(ProcessInfo.processInfo.activeProcessorCount)
         let ceiling = floor.ceiling(tcp: tcpPerByte, cores: cores) / 1e6
