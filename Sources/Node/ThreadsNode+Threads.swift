@@ -89,6 +89,15 @@ extension ThreadsNode {
             try await db.deleteAll(id)
             try logstore.deleteThread(id)
             return ["deleted": id.description]
+        case "thread.forget":
+            let id = try thread()
+            guard let text = request["peer"] as? String, let peer = try? PeerID(text) else {
+                throw NodeError("forget needs the member's peer ID (see `threads thread members`)")
+            }
+            guard try logstore.removeMember(peer, from: id) else {
+                throw NodeError("\(peer) is not a member of \(id) (see `threads thread members`)")
+            }
+            return ["forgotten": peer.description, "id": id.description]
         case "thread.revoke":
             let id = try thread()
             guard let text = request["log"] as? String, let log = try? PeerID(text) else {

@@ -271,6 +271,19 @@ public final class Logstore: Sendable {
         }
     }
 
+    /// Stops replicating the thread with `peer`: forgets it as a member, with its addresses. Its
+    /// logs, records and role stay. Returns whether it was a member. A peer that later proves it
+    /// holds the service key (by asking for records, or answering a pull) is a member again.
+    @discardableResult
+    public func removeMember(_ peer: PeerID, from id: ThreadID) throws(ThreadsError) -> Bool {
+        let key = threadKey(id, "member/") + peer.bytes
+        return try memberChanges.withLock { _ throws(ThreadsError) in
+            guard try wrap({ try threadSpace.get(key) }) != nil else { return false }
+            try wrap { try threadSpace.delete(key) }
+            return true
+        }
+    }
+
     /// The members of a thread this node replicates with.
     public func members(of id: ThreadID) throws(ThreadsError) -> [PeerID] {
         let prefix = threadKey(id, "member/")

@@ -143,6 +143,12 @@ public enum API {
             "An invite for {role}: writer, reader or replica."
         ),
         APIRoute("POST", "/v0/threads/{id}/revoke", "thread.revoke", "Revoke the member with {log} (owner only)."),
+        APIRoute(
+            "POST",
+            "/v0/threads/{id}/forget",
+            "thread.forget",
+            "Stop replicating the thread with the member {peer}."
+        ),
         APIRoute("GET", "/v0/threads/{id}/records", "thread.records", "Every record, decrypted when possible."),
         APIRoute(
             "POST",

@@ -8,7 +8,8 @@ struct ThreadCommand: AsyncParsableCommand {
         commandName: "thread",
         abstract: "Create, share, join and inspect threads (needs a running threadsd for the repo).",
         subcommands: [
-            Create.self, List.self, Info.self, Members.self, Invite.self, Join.self, Revoke.self, Delete.self,
+            Create.self, List.self, Info.self, Members.self, Invite.self, Join.self, Revoke.self, Forget.self,
+            Delete.self,
             AddRecord.self,
             Records.self,
         ]
@@ -126,6 +127,22 @@ struct ThreadCommand: AsyncParsableCommand {
         func run() async throws {
             try ThreadCommand.printJSON(
                 try await ThreadCommand.call(repoOptions, ["command": "thread.revoke", "id": id, "log": log])
+            )
+        }
+    }
+
+    struct Forget: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Stop replicating a thread with a member peer (a node gone for good): it is no longer dialled or pushed to. Its logs and records stay; it becomes a member again if it comes back with the thread's keys (revoke its log to keep it from reading)."
+        )
+        @OptionGroup var repoOptions: RepoOptions
+        @Argument(help: "Thread ID.") var id: String
+        @Argument(help: "The member's peer ID (from `threads thread members`).") var peer: String
+
+        func run() async throws {
+            try ThreadCommand.printJSON(
+                try await ThreadCommand.call(repoOptions, ["command": "thread.forget", "id": id, "peer": peer])
             )
         }
     }

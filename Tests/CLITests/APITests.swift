@@ -284,6 +284,21 @@ import ThreadsTestKit
         let logs = (members?["logs"] as? [[String: Any]] ?? []).filter { $0["role"] as? String == "writer" }
         let log = try #require(logs.first?["log"] as? String)
         _ = try await api.ok("thread.revoke", ["id": thread], json: ["log": log])
+        // b goes for good, and a forgets it as a member: it leaves the members list (its logs and
+        // roles stay); forgetting it again, or a peer ID that does not parse, is a clear error.
+        let bPeer = try #require(b.peerID)
+        _ = await TestKit.offPool { b.stop() }
+        let memberPeers = { () async throws -> [String] in
+            let members = try await api.ok("thread.members", ["id": thread]) as? [String: Any]
+            return (members?["peers"] as? [[String: Any]] ?? []).compactMap { $0["peerID"] as? String }
+        }
+        #expect(try await memberPeers().contains(bPeer))
+        let forgot = try await api.ok("thread.forget", ["id": thread], json: ["peer": bPeer]) as? [String: Any]
+        #expect(forgot?["forgotten"] as? String == bPeer)
+        #expect(try await !memberPeers().contains(bPeer))
+        let again = try await api.call("thread.forget", ["id": thread], json: ["peer": bPeer])
+        #expect(again.status == 400 && String(decoding: again.body, as: UTF8.self).contains("is not a member"))
+        #expect(try await api.call("thread.forget", ["id": thread], json: ["peer": "nobody"]).status == 400)
         let metrics = try await api.call("metrics")
         let text = String(decoding: metrics.body, as: UTF8.self)
         #expect(metrics.header("Content-Type")?.hasPrefix("text/plain") == true)

@@ -306,6 +306,33 @@ struct LogstoreTests {
         #expect(try logstore.members(of: thread) == [peer])
     }
 
+    /// Forgetting a member drops it and its addresses, in this thread only; its records stay.
+    @Test func aForgottenMemberLeavesOnlyThatThreadsMemberList() throws {
+        let store = try TempStore()
+        let other = ThreadID(variant: .raw)
+        try store.logstore.addThread(thread, key: key)
+        try store.logstore.addThread(other, key: ThreadKey())
+        try store.logstore.append(Array("kept".utf8), to: thread)
+        let gone = Ed25519.PrivateKey().publicKey.peerID
+        let staying = Ed25519.PrivateKey().publicKey.peerID
+        for id in [thread, other] {
+            try store.logstore.addMember(gone, to: id, addresses: [try Multiaddr("/ip4/10.0.0.9/tcp/4006")])
+        }
+        try store.logstore.addMember(staying, to: thread)
+
+        #expect(try store.logstore.removeMember(gone, from: thread))
+        #expect(try store.logstore.members(of: thread) == [staying])
+        #expect(try store.logstore.addresses(of: gone, in: thread).isEmpty)
+        #expect(try store.logstore.members(of: other) == [gone])
+        #expect(try store.logstore.addresses(of: gone, in: other).count == 1)
+        #expect(try store.logstore.heads(of: thread).count == 1)
+        // Not a member (any more): nothing to do.
+        #expect(try !store.logstore.removeMember(gone, from: thread))
+        // Back with the keys, it is a member again.
+        try store.logstore.addMember(gone, to: thread)
+        #expect(Set(try store.logstore.members(of: thread)) == [gone, staying])
+    }
+
     /// Records of one writer, in order, with their blocks.
     func writerLog(_ count: Int) throws -> (TempStore, [ThreadRecord.Blocks]) {
         let writer = try TempStore()
