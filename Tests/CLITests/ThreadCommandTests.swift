@@ -116,6 +116,8 @@ import ThreadsTestKit
             "thread", "info", "bafk2xk5lvov2xk5lvov2xk5lvov2xk5lvov2xk5lvov2xk5lvov2xky", "--repo", a.repo,
         ])
         #expect(unknown.stderr.contains("unknown thread"), "\(unknown.stderr)")
+        let notMember = try await CLIRunner.run(["thread", "forget", id, try #require(a.peerID), "--repo", a.repo])
+        #expect(notMember.status != 0 && notMember.stderr.contains("is not a member"), "\(notMember.stderr)")
 
         // Everything survives a restart of b.
         #expect(await TestKit.offPool { b.stop() } == 0)
