@@ -54,6 +54,11 @@ public actor Replicator {
     /// Replication lag: records peers reported (in their heads) that this node does not hold yet,
     /// summed over threads and logs.
     public func lag() -> UInt64 {
+        // Claims about a thread deleted since are no lag: forget them.
+        if let threads = try? logstore.threads() {
+            let present = Set(threads)
+            reportedHeads = reportedHeads.filter { present.contains($0.key) }
+        }
         var total: UInt64 = 0
         for (thread, logs) in reportedHeads {
             let local = (try? logstore.heads(of: thread)) ?? [:]

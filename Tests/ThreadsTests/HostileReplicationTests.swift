@@ -238,6 +238,9 @@ struct HostileReplicationTests {
         #expect(try a.recordCount(thread) == 20)
         // `half` withdrew its claim; `full`'s stands: 20 records known and not held.
         #expect(await a.replicator.lag() == 20)
+        // A thread deleted here leaves no lag behind.
+        try a.logstore.deleteThread(thread)
+        #expect(await a.replicator.lag() == 0)
         for node in [a, full, half] { await node.shutdown() }
     }
 }
