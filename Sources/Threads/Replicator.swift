@@ -54,13 +54,13 @@ public actor Replicator {
     /// Replication lag: records peers reported (in their heads) that this node does not hold yet,
     /// summed over threads and logs.
     public func lag() -> UInt64 {
-        // Claims about a thread deleted since are no lag: forget them.
-        if let threads = try? logstore.threads() {
-            let present = Set(threads)
-            reportedHeads = reportedHeads.filter { present.contains($0.key) }
-        }
         var total: UInt64 = 0
         for (thread, logs) in reportedHeads {
+            // Claims about a thread deleted since are no lag: forget them.
+            if case .success(nil) = Result(catching: { () throws(ThreadsError) in try logstore.key(of: thread) }) {
+                reportedHeads[thread] = nil
+                continue
+            }
             let local = (try? logstore.heads(of: thread)) ?? [:]
             for (log, claims) in logs {
                 guard let theirs = claims.values.max() else { continue }

@@ -24,8 +24,11 @@ struct CPUTime {
         return CPUTime(seconds: seconds(usage.ru_utime) + seconds(usage.ru_stime))
     }
 
+    /// The CPU seconds spent since `start`.
+    func seconds(since start: CPUTime) -> Double { seconds - start.seconds }
+
     /// The cores kept busy on average since `start`, over `wall` seconds.
     func cores(since start: CPUTime, wall: Double) -> Double {
-        wall > 0 ? (seconds - start.seconds) / wall : 0
+        wall > 0 ? seconds(since: start) / wall : 0
     }
 }

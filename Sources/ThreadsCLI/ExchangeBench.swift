@@ -165,10 +165,10 @@ struct ExchangeBench: AsyncParsableCommand {
         let small = 64 << 10
         var childCPU = CPUTime.children
         _ = try rawTCP(bytes: small, from: hosts[1], to: hosts[0], threads: threads)
-        let overhead = CPUTime.children.seconds - childCPU.seconds
+        let overhead = CPUTime.children.seconds(since: childCPU)
         childCPU = CPUTime.children
         let raw = try rawTCP(bytes: size, from: hosts[1], to: hosts[0], threads: threads)
-        let tcpPerByte = max(0, CPUTime.children.seconds - childCPU.seconds - overhead) / Double(size - small)
+        let tcpPerByte = max(0, CPUTime.children.seconds(since: childCPU) - overhead) / Double(size - small)
         let floor = try ExchangeCeiling.measure(bytes: size, directory: work)
         let cores = Double(ProcessInfo.processInfo.activeProcessorCount)
         let ceiling = floor.ceiling(tcp: tcpPerByte, cores: cores) / 1e6

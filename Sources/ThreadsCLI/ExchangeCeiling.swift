@@ -38,7 +38,7 @@ struct ExchangeCeiling {
         for bytes in contents {
             cids.append(CID.v1(codec: Multicodec.raw, multihash: try Multihash.hash(bytes, using: .sha2_256)))
         }
-        let hashCPU = CPUTime.now.seconds - hashStart.seconds
+        let hashCPU = CPUTime.now.seconds(since: hashStart)
         let blocks = zip(cids, contents).map { Block(unchecked: $0, bytes: $1) }
 
         let path = directory + "/ceiling-\(UUID().uuidString)"
@@ -51,7 +51,7 @@ struct ExchangeCeiling {
             try blockstore.put(Array(blocks[first..<min(first + 4, count)]))
         }
         database.close()
-        let storeCPU = CPUTime.now.seconds - storeStart.seconds
+        let storeCPU = CPUTime.now.seconds(since: storeStart)
 
         database = try Database(path: path, options: .init(createIfMissing: false))
         blockstore = Blockstore(database: database)
@@ -59,7 +59,7 @@ struct ExchangeCeiling {
         for cid in cids {
             guard try blockstore.get(cid) != nil else { throw CLIError("a stored block is missing: \(cid)") }
         }
-        let readCPU = CPUTime.now.seconds - readStart.seconds
+        let readCPU = CPUTime.now.seconds(since: readStart)
         database.close()
 
         let total = Double(count * blockSize)

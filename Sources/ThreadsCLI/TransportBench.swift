@@ -38,14 +38,14 @@ struct TransportBench: AsyncParsableCommand {
             "threads bench transport: \(mebibytes) MiB per transfer over 127.0.0.1; \(requests) requests; \(handshakes) handshakes"
         )
         print("")
-        let (raw, rawMemory, rawCores) = try await Self.measured { try await rawTCP(bytes: total) }
-        let (secure, secureMemory, secureCores) = try await Self.measured { try await secureStream(bytes: total) }
-        let (muxed, muxedMemory, muxedCores) = try await Self.measured { try await multiplexed(bytes: total) }
+        let (raw, rawMemory, rawCPU) = try await Self.measured { try await rawTCP(bytes: total) }
+        let (secure, secureMemory, secureCPU) = try await Self.measured { try await secureStream(bytes: total) }
+        let (muxed, muxedMemory, muxedCPU) = try await Self.measured { try await multiplexed(bytes: total) }
         let cipher = CipherRates.measure(bytes: min(total, 256 << 20))
         let cores = Double(ProcessInfo.processInfo.activeProcessorCount)
         // What raw TCP cost per byte (the kernel's and NIO's work, which the secure channel does
         // too), plus one seal and one open of every byte at the faster library's rates.
-        let tcpCPUPerByte = rawCores / (raw * 1e6)
+        let tcpCPUPerByte = rawCPU.seconds / Double(total)
         let cipherCPUPerByte = 1 / cipher.bestSeal + 1 / cipher.bestOpen
         let ceiling = cores / (tcpCPUPerByte + cipherCPUPerByte) / 1e6
 
@@ -54,21 +54,21 @@ struct TransportBench: AsyncParsableCommand {
             "raw TCP socket (NIO, no encryption)",
             formatRate(raw),
             formatPercent(1),
-            formatRate(rawCores, decimals: 2),
+            formatRate(rawCPU.cores, decimals: 2),
             ProgressBar.size(rawMemory)
         )
         table.add(
             "Noise secure channel (stream)",
             formatRate(secure),
             formatPercent(secure / raw),
-            formatRate(secureCores, decimals: 2),
+            formatRate(secureCPU.cores, decimals: 2),
             ProgressBar.size(secureMemory)
         )
         table.add(
             "Noise + multiplexed one-way messages",
             formatRate(muxed),
             formatPercent(muxed / raw),
-            formatRate(muxedCores, decimals: 2),
+            formatRate(muxedCPU.cores, decimals: 2),
             ProgressBar.size(muxedMemory)
         )
         for (name, rate) in [
@@ -107,16 +107,20 @@ struct TransportBench: AsyncParsableCommand {
     }
 
     /// Runs `body` while sampling this process's anonymous memory; returns its result, the peak
-    /// growth over the level before it started, and the cores this process kept busy meanwhile.
-    static func measured(_ body: () async throws -> Double) async throws -> (Double, UInt64, Double) {
+    /// growth over the level before it started, and the CPU this process spent meanwhile (seconds,
+    /// and cores kept busy).
+    static func measured(_ body: () async throws -> Double) async throws -> (
+        Double, UInt64, (seconds: Double, cores: Double)
+    ) {
         let before = RSSSampler.current(pid: Int(getpid())).anonymous
         let sampler = RSSSampler(pid: Int(getpid()))
         let start = ContinuousClock.now
         let cpu = CPUTime.now
         let result = try await body()
-        let cores = CPUTime.now.cores(since: cpu, wall: (ContinuousClock.now - start).seconds)
+        let end = CPUTime.now
+        let wall = (ContinuousClock.now - start).seconds
         let (peak, _) = await sampler.stop()
-        return (result, peak > before ? peak - before : 0, cores)
+        return (result, peak > before ? peak - before : 0, (end.seconds(since: cpu), end.cores(since: cpu, wall: wall)))
     }
 
     /// Sends `bytes` in 64 KiB writes over plain TCP; returns MB/s measured at the receiver.
